@@ -1,0 +1,146 @@
+//! The [`Events`] trait: hooks the pool calls at each step of a connection's life.
+//!
+//! Every method has a no-op default, so an implementation names only the events it cares
+//! about and [`NopEvents`] costs nothing. The order follows the reference pool:
+//!
+//! ```text
+//! open:     Manager::connect → first_connect (once per pool) → connect
+//! checkout: [recycle / invalidated → close → open] → [pre-ping] → checkout
+//! checkin:  reset → Manager::reset → checkin → back to the idle queue (or close)
+//! close:    close → Manager::close
+//! ```
+
+use crate::manager::ResetMode;
+
+/// A checkout hook's answer that the connection is unusable.
+///
+/// The pool invalidates the connection and opens a new one, at most twice per checkout (as
+/// the reference pool); after that the checkout fails with
+/// [`CheckoutError::Disconnected`](crate::CheckoutError::Disconnected).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Disconnected;
+
+impl core::fmt::Display for Disconnected {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("the connection is disconnected")
+    }
+}
+
+impl core::error::Error for Disconnected {}
+
+/// What the pool knows about a connection being checked out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CheckoutEvent {
+    /// The connection was opened by this very checkout.
+    pub fresh: bool,
+    /// How many times this checkout already replaced a connection its checkout hook
+    /// reported as disconnected (0 or 1).
+    pub attempt: u8,
+}
+
+/// Why a connection was invalidated (closed as broken).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum InvalidateReason {
+    /// The user called [`Pooled::invalidate`](crate::Pooled::invalidate).
+    User,
+    /// [`Manager::reset`](crate::Manager::reset) failed on checkin.
+    ResetFailed,
+    /// The checkout hook answered [`Disconnected`].
+    Disconnected,
+    /// [`Manager::ping`](crate::Manager::ping) failed on checkout (pre-ping).
+    PingFailed,
+    /// A hook or the manager panicked while the pool handled the connection.
+    Panicked,
+}
+
+impl core::fmt::Display for InvalidateReason {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Self::User => "invalidated by the user",
+            Self::ResetFailed => "reset on return failed",
+            Self::Disconnected => "checkout hook reported a disconnect",
+            Self::PingFailed => "pre-ping failed",
+            Self::Panicked => "a hook or the manager panicked",
+        })
+    }
+}
+
+/// Hooks the pool calls as connections are opened, lent, returned and closed.
+///
+/// All methods default to doing nothing. They run on the thread that triggered the event,
+/// while that thread has exclusive use of `conn`. A hook should not panic; if one does, the
+/// pool closes the connection it was handling, keeps every count right, and lets the panic
+/// continue (the `tarn` adapter turns it into an error).
+///
+/// # Examples
+///
+/// ```
+/// use core::sync::atomic::{AtomicUsize, Ordering};
+/// use tarn_core::{Events, CheckoutEvent, Disconnected};
+///
+/// #[derive(Default)]
+/// struct CountCheckouts(AtomicUsize);
+///
+/// impl<C> Events<C> for CountCheckouts {
+///     fn checkout(&self, _conn: &mut C, _event: &CheckoutEvent) -> Result<(), Disconnected> {
+///         self.0.fetch_add(1, Ordering::Relaxed);
+///         Ok(())
+///     }
+/// }
+/// ```
+#[allow(unused_variables)]
+pub trait Events<C> {
+    /// Right after the first connection of the pool opened, exactly once per pool, before
+    /// [`connect`](Events::connect) for that connection.
+    fn first_connect(&self, conn: &mut C) {}
+
+    /// Right after any connection opened.
+    fn connect(&self, conn: &mut C) {}
+
+    /// When a connection is about to be handed out. Answering [`Disconnected`] makes the
+    /// pool replace the connection (at most twice per checkout).
+    fn checkout(&self, conn: &mut C, event: &CheckoutEvent) -> Result<(), Disconnected> {
+        Ok(())
+    }
+
+    /// When a returned connection is about to be reset, before
+    /// [`Manager::reset`](crate::Manager::reset); also called for [`ResetMode::None`].
+    fn reset(&self, conn: &mut C, mode: ResetMode) {}
+
+    /// When a returned connection has been reset and goes back to the pool.
+    fn checkin(&self, conn: &mut C) {}
+
+    /// When a connection is invalidated: it is closed right after.
+    fn invalidate(&self, conn: &mut C, reason: InvalidateReason) {}
+
+    /// When a connection is soft-invalidated: it keeps working until it is returned, then it
+    /// is closed instead of being kept.
+    fn soft_invalidate(&self, conn: &mut C) {}
+
+    /// Right before [`Manager::close`](crate::Manager::close), for every connection the pool
+    /// closes.
+    fn close(&self, conn: &mut C) {}
+
+    /// When a connection leaves the pool for good through
+    /// [`Pooled::detach`](crate::Pooled::detach).
+    fn detach(&self, conn: &mut C) {}
+
+    /// When a detached connection is closed through
+    /// [`RawPool::close_detached`](crate::RawPool::close_detached).
+    fn close_detached(&self, conn: &mut C) {}
+
+    /// Capacity came back to the pool: an idle connection was returned, a connection was
+    /// closed (so a new one may be opened), or the first connect finished.
+    ///
+    /// This is how an adapter that blocks (the `tarn` crate) learns when to wake a waiter;
+    /// tarn-core itself never waits.
+    fn released(&self) {}
+}
+
+/// The events of a pool that listens to nothing. The default.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NopEvents;
+
+impl<C> Events<C> for NopEvents {}

@@ -1,0 +1,777 @@
+//! [`RawPool`]: the checkout and checkin logic, shared by the heap [`Pool`](crate::Pool) and
+//! the allocation-free [`FixedPool`].
+//!
+//! # Accounting
+//!
+//! `overflow` is the reference pool's `_overflow`: it starts at `-pool_size` and counts every
+//! connection that owns a slot (open, or being opened) on top of that. Opening reserves one
+//! unit first (a compare-and-swap loop bounded by `max_overflow`, so at most
+//! `pool_size + max_overflow` connections ever exist); closing, detaching or a failed connect
+//! gives it back. Because a slot is pushed onto the free stack *before* its unit is given back
+//! (`Release`), a thread whose reservation succeeds (`Acquire`) always finds a free slot.
+//!
+//! # Generations
+//!
+//! `epoch` is bumped by [`RawPool::invalidate_all`] and [`RawPool::dispose`]. Every entry
+//! records the epoch read just before its connection was opened; an entry from an older epoch
+//! is replaced at checkout and closed at checkin. That makes pool-wide invalidation O(1).
+//! Guards are affine values that keep their slot index private, so a stale guard (detached,
+//! disposed, returned twice) cannot exist: the type system does the job a per-slot
+//! generation counter would do at run time (ARCHITECTURE.md says more).
+//!
+//! # Panic safety
+//!
+//! Whenever user code runs (the manager or a hook), the connection and the slot are owned by
+//! a drop guard ([`Held`] / [`Reserved`]): if that code unwinds, the connection is closed and
+//! the slot and its capacity are given back, so every count stays right.
+
+use core::marker::PhantomData;
+use core::mem::ManuallyDrop;
+use core::ops::Deref;
+
+use crate::clock::{Clock, NoClock};
+use crate::error::CheckoutError;
+use crate::events::{CheckoutEvent, Disconnected, Events, InvalidateReason, NopEvents};
+use crate::guard::Pooled;
+use crate::manager::{Manager, ResetMode};
+use crate::settings::Settings;
+use crate::slot::Entry;
+use crate::state::State;
+use crate::storage::{ArrayStorage, Storage};
+use crate::sync::{AtomicIsize, AtomicU8, AtomicUsize, Ordering};
+
+/// The engine of every tarn pool, generic over where it keeps its slots.
+///
+/// Use it through [`Pool`](crate::Pool) (heap, built by [`Builder`](crate::Builder)) or
+/// [`FixedPool`] (inline, `const`-constructible, no allocator).
+///
+/// `M` opens and closes connections, `E` listens to events, `K` tells time for recycling and
+/// `I` is the typed per-connection info ([`Pooled::info`]).
+pub struct RawPool<M: Manager, E, K, I, S: Storage<M::Connection, I>> {
+    manager: M,
+    events: E,
+    clock: K,
+    settings: Settings,
+    storage: S,
+    /// `open connections (and reservations) - pool_size`; see the module docs.
+    overflow: AtomicIsize,
+    /// Bumped by `invalidate_all` / `dispose`.
+    epoch: AtomicUsize,
+    /// `FIRST_PENDING`, `FIRST_RUNNING` or `FIRST_DONE`: the first-connect hook's progress.
+    first: AtomicU8,
+    _info: PhantomData<fn() -> I>,
+}
+
+const FIRST_PENDING: u8 = 0;
+const FIRST_RUNNING: u8 = 1;
+const FIRST_DONE: u8 = 2;
+
+/// A pool with `N` slots inline and no allocator, constructible in a `static`.
+///
+/// Its idle order is LIFO (tarn's tagged index stack). See [`FixedPool::new`].
+pub type FixedPool<M, const N: usize, E = NopEvents, K = NoClock, I = ()> =
+    RawPool<M, E, K, I, ArrayStorage<<M as Manager>::Connection, I, N>>;
+
+// Manual impl: no bounds on the manager or connection, and managers may hold secrets.
+impl<M: Manager, E, K, I, S: Storage<M::Connection, I>> core::fmt::Debug
+    for RawPool<M, E, K, I, S>
+{
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Pool")
+            .field("state", &self.state())
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<M: Manager, const N: usize>
+    RawPool<M, NopEvents, NoClock, (), ArrayStorage<M::Connection, (), N>>
+{
+    crate::sync::const_fn! {
+        /// A fixed pool of `N` slots that keeps up to `pool_size` idle connections and opens up
+        /// to `N - pool_size` more under load (`pool_size` above `N` counts as `N`). Connections
+        /// are rolled back on return; nothing else is configured.
+        ///
+        /// Compile-time error if `N` is 0 or above [`MAX_CAPACITY`](crate::MAX_CAPACITY).
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use tarn_core::{FixedPool, Manager, ResetMode};
+        ///
+        /// struct Uart;
+        /// impl Manager for Uart {
+        ///     type Connection = u8;
+        ///     type Error = ();
+        ///     fn connect(&self) -> Result<u8, ()> { Ok(7) }
+        ///     fn reset(&self, _: &mut u8, _: ResetMode) -> Result<(), ()> { Ok(()) }
+        ///     fn close(&self, _: u8) {}
+        /// }
+        ///
+        /// static POOL: FixedPool<Uart, 2> = FixedPool::new(Uart, 2);
+        ///
+        /// let conn = POOL.try_checkout().unwrap();
+        /// assert_eq!(*conn, 7);
+        /// ```
+        pub fn new(manager: M, pool_size: usize) -> Self {
+            Self::with_parts(manager, NopEvents, NoClock, Settings::new().pool_size(pool_size))
+        }
+    }
+}
+
+impl<M: Manager, E, K: Clock, I, const N: usize>
+    RawPool<M, E, K, I, ArrayStorage<M::Connection, I, N>>
+{
+    crate::sync::const_fn! {
+        /// A fixed pool with events, a clock and [`Settings`].
+        ///
+        /// `settings.pool_size` above `N` counts as `N`; `settings.max_overflow` is ignored
+        /// (a fixed pool may always open up to `N`); a recycle age with a clock that does not
+        /// tell time is ignored; the idle order is always LIFO.
+        ///
+        /// Compile-time error if `N` is 0 or above [`MAX_CAPACITY`](crate::MAX_CAPACITY).
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use tarn_core::{FixedPool, NopEvents, NoClock, Settings, ResetMode, testing::ScriptedManager};
+        ///
+        /// let pool: FixedPool<ScriptedManager, 4> = FixedPool::with_parts(
+        ///     ScriptedManager::new(),
+        ///     NopEvents,
+        ///     NoClock,
+        ///     Settings::new().pool_size(1).reset_on_return(ResetMode::Commit),
+        /// );
+        /// assert_eq!(pool.state().max_overflow, 3);
+        /// ```
+        pub fn with_parts(manager: M, events: E, clock: K, settings: Settings) -> Self {
+            const { assert!(N > 0 && N <= crate::MAX_CAPACITY, "FixedPool needs 1 <= N <= MAX_CAPACITY") };
+            let pool_size = if settings.pool_size < N { settings.pool_size } else { N };
+            let mut settings = settings;
+            settings.pool_size = pool_size;
+            settings.max_overflow = N - pool_size;
+            settings.order = crate::IdleOrder::Lifo;
+            if !K::TELLS_TIME {
+                settings.recycle = None;
+            }
+            RawPool {
+                manager,
+                events,
+                clock,
+                settings,
+                storage: ArrayStorage::new(pool_size),
+                overflow: AtomicIsize::new(-(pool_size as isize)),
+                epoch: AtomicUsize::new(0),
+                first: AtomicU8::new(FIRST_PENDING),
+                _info: PhantomData,
+            }
+        }
+    }
+}
+
+impl<M: Manager, E, K, I, S: Storage<M::Connection, I>> RawPool<M, E, K, I, S> {
+    /// A snapshot of the pool's counters.
+    ///
+    /// Fields are read one after the other without a lock, so under load they may disagree
+    /// by a connection or two; at quiescence they add up exactly.
+    pub fn state(&self) -> State {
+        let pool_size = self.settings.pool_size;
+        let open = (self.overflow.load(Ordering::Relaxed) + pool_size as isize).max(0) as usize;
+        let idle = self.storage.idle_len().min(open);
+        State {
+            pool_size,
+            max_overflow: self.settings.max_overflow,
+            open,
+            idle,
+            checked_out: open - idle,
+            overflow: open.saturating_sub(pool_size),
+        }
+    }
+
+    /// The settings the pool was built with.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The pool's manager.
+    pub fn manager(&self) -> &M {
+        &self.manager
+    }
+
+    /// The pool's event listener.
+    pub fn events(&self) -> &E {
+        &self.events
+    }
+
+    /// Invalidates every connection the pool has opened so far, in O(1).
+    ///
+    /// Idle connections are replaced when next checked out; connections checked out now are
+    /// closed when returned (the reference pool's pool-wide invalidation). Connections opened
+    /// from now on are not affected.
+    pub fn invalidate_all(&self) {
+        self.epoch.fetch_add(1, Ordering::Release);
+    }
+}
+
+impl<M, E, K, I, S> RawPool<M, E, K, I, S>
+where
+    M: Manager,
+    E: Events<M::Connection>,
+    K: Clock,
+    I: Default,
+    S: Storage<M::Connection, I>,
+{
+    /// Assembles a pool from validated settings and its storage (used by `Builder`).
+    #[cfg(feature = "alloc")]
+    pub(crate) fn from_storage(
+        manager: M,
+        events: E,
+        clock: K,
+        settings: Settings,
+        storage: S,
+    ) -> Self {
+        RawPool {
+            manager,
+            events,
+            clock,
+            settings,
+            storage,
+            overflow: AtomicIsize::new(-(settings.pool_size as isize)),
+            epoch: AtomicUsize::new(0),
+            first: AtomicU8::new(FIRST_PENDING),
+            _info: PhantomData,
+        }
+    }
+
+    /// Checks a connection out without ever blocking.
+    ///
+    /// Takes an idle connection (replacing it first if it is stale, soft-invalidated, older
+    /// than the recycle age, or fails its pre-ping), or opens a new one if the pool has
+    /// capacity left, then runs the checkout hook.
+    ///
+    /// # Errors
+    ///
+    /// - [`CheckoutError::WouldBlock`]: no idle connection and no capacity (or the pool's
+    ///   very first connection is being opened by another thread, and its first-connect hook
+    ///   has not finished): try again later.
+    /// - [`CheckoutError::Connect`]: the manager failed to open a connection.
+    /// - [`CheckoutError::Disconnected`]: the checkout hook rejected two connections in a row.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tarn_core::{Builder, CheckoutError, testing::ScriptedManager};
+    ///
+    /// let pool = Builder::new(ScriptedManager::new()).pool_size(1).max_overflow(0).build()?;
+    /// let first = pool.try_checkout().unwrap();
+    /// assert!(matches!(pool.try_checkout(), Err(CheckoutError::WouldBlock)));
+    /// drop(first);
+    /// assert!(pool.try_checkout().is_ok());
+    /// # Ok::<(), tarn_core::BuildError>(())
+    /// ```
+    #[inline]
+    pub fn try_checkout(&self) -> Result<Pooled<&Self>, CheckoutError<M::Error>> {
+        Self::try_checkout_in(self)
+    }
+
+    /// Like [`try_checkout`](Self::try_checkout), for a guard that holds any pointer to the
+    /// pool: `Arc<Pool>` (a `'static` guard), `&'static FixedPool`, or a reference.
+    ///
+    /// # Errors
+    ///
+    /// As [`try_checkout`](Self::try_checkout).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use tarn_core::{Builder, Pool, testing::ScriptedManager};
+    ///
+    /// let pool = Arc::new(Builder::new(ScriptedManager::new()).build()?);
+    /// let conn = Pool::try_checkout_in(Arc::clone(&pool)).unwrap();
+    /// std::thread::spawn(move || drop(conn)).join().unwrap();
+    /// # Ok::<(), tarn_core::BuildError>(())
+    /// ```
+    #[inline]
+    pub fn try_checkout_in<P>(pool: P) -> Result<Pooled<P>, CheckoutError<M::Error>>
+    where
+        P: Deref<Target = Self>,
+    {
+        let (idx, entry) = pool.acquire()?;
+        Ok(Pooled::new(pool, idx, entry))
+    }
+
+    /// Closes every idle connection now, and every checked-out one when it is returned.
+    ///
+    /// The pool stays usable: later checkouts open new connections. Nothing is lost: a
+    /// connection that is out while the pool is disposed goes on working for its holder and
+    /// is closed, exactly once, when its guard is dropped.
+    pub fn dispose(&self) {
+        self.invalidate_all();
+        while let Some(idx) = self.storage.idle_pop() {
+            // SAFETY: the index was popped from the idle queue, so this thread owns the slot.
+            if let Some(entry) = unsafe { self.slot_take(idx) } {
+                drop(Held::new(self, idx, entry));
+            } else {
+                Reserved { pool: self, idx }.release();
+            }
+        }
+    }
+
+    /// Closes a connection that left the pool through [`Pooled::detach`], firing the
+    /// `close_detached` event. A detached connection may also simply be closed by its owner.
+    pub fn close_detached(&self, conn: M::Connection) {
+        let mut closing = Closing {
+            manager: &self.manager,
+            conn: Some(conn),
+        };
+        if let Some(conn) = closing.conn.as_mut() {
+            self.events.close_detached(conn);
+        }
+    }
+
+    // ---- the machinery -------------------------------------------------------------------
+
+    /// Takes the entry out of slot `idx`.
+    ///
+    /// # Safety
+    ///
+    /// The caller owns slot `idx` (popped it from the idle queue or holds its guard).
+    #[inline]
+    unsafe fn slot_take(&self, idx: u32) -> Option<Entry<M::Connection, I>> {
+        // `idx` came from this pool's own queues, which only hold indices below capacity.
+        let slot = &self.storage.slots()[idx as usize];
+        // SAFETY: forwarded from the caller.
+        unsafe { slot.take() }
+    }
+
+    /// Reserves one unit of capacity, or says there is none.
+    #[inline]
+    fn reserve(&self) -> bool {
+        let max = self.settings.max_overflow as isize;
+        let mut cur = self.overflow.load(Ordering::Relaxed);
+        loop {
+            if cur >= max {
+                return false;
+            }
+            match self.overflow.compare_exchange_weak(
+                cur,
+                cur + 1,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return true,
+                Err(seen) => cur = seen,
+            }
+        }
+    }
+
+    /// Gives an empty slot and its unit of capacity back, and tells the events.
+    #[inline]
+    fn release_slot(&self, idx: u32) {
+        // Cannot fail: the free stack can hold every index.
+        let pushed = self.storage.free_push(idx);
+        debug_assert!(pushed.is_ok());
+        self.overflow.fetch_sub(1, Ordering::Release);
+        self.events.released();
+    }
+
+    /// The checkout path: returns the slot index and the entry for a new guard.
+    #[inline]
+    fn acquire(&self) -> Result<(u32, Entry<M::Connection, I>), CheckoutError<M::Error>> {
+        if let Some(idx) = self.storage.idle_pop() {
+            // SAFETY: the index was popped from the idle queue, so this thread owns the slot.
+            return match unsafe { self.slot_take(idx) } {
+                Some(entry) => self.prepare_idle(Held::new(self, idx, entry)),
+                // Unreachable by the slot protocol (idle slots hold an entry); degrade to
+                // opening a connection in it rather than failing.
+                None => self
+                    .open(Reserved { pool: self, idx })
+                    .and_then(|h| self.hand_out(h, true)),
+            };
+        }
+        if !self.reserve() {
+            return Err(CheckoutError::WouldBlock);
+        }
+        let Some(idx) = self.storage.free_pop() else {
+            // Unreachable by the accounting (module docs); give the unit back and report
+            // "no capacity" rather than failing harder.
+            debug_assert!(false, "a reservation found no free slot");
+            self.overflow.fetch_sub(1, Ordering::Release);
+            return Err(CheckoutError::WouldBlock);
+        };
+        let held = self.open(Reserved { pool: self, idx })?;
+        self.hand_out(held, true)
+    }
+
+    /// Checks an idle connection before handing it out: replaces it if stale, soft-invalidated,
+    /// past the recycle age or failing its pre-ping.
+    #[inline]
+    fn prepare_idle<'a>(
+        &'a self,
+        held: Held<'a, M, E, K, I, S>,
+    ) -> Result<(u32, Entry<M::Connection, I>), CheckoutError<M::Error>> {
+        let entry = held.entry();
+        let replace = entry.soft
+            || entry.epoch != self.epoch.load(Ordering::Acquire)
+            || self.too_old(entry.born);
+        if replace {
+            let fresh = self.reopen(held)?;
+            return self.hand_out(fresh, true);
+        }
+        let mut held = held;
+        if self.settings.pre_ping {
+            if let Err(e) = self.manager.ping(&mut held.entry_mut().conn) {
+                if self.manager.is_disconnect(&e) {
+                    // The server went away: every connection opened before now is suspect.
+                    self.invalidate_all();
+                }
+                self.events
+                    .invalidate(&mut held.entry_mut().conn, InvalidateReason::PingFailed);
+                let fresh = self.reopen(held)?;
+                return self.hand_out(fresh, true);
+            }
+        }
+        self.hand_out(held, false)
+    }
+
+    #[inline]
+    fn too_old(&self, born: u64) -> bool {
+        match self.settings.recycle {
+            Some(age) if K::TELLS_TIME => self.clock.now().saturating_sub(born) > age,
+            _ => false,
+        }
+    }
+
+    /// Runs the checkout hook (replacing a connection it rejects, at most twice), then
+    /// disarms the drop guard.
+    fn hand_out<'a>(
+        &'a self,
+        mut held: Held<'a, M, E, K, I, S>,
+        mut fresh: bool,
+    ) -> Result<(u32, Entry<M::Connection, I>), CheckoutError<M::Error>> {
+        let mut attempt = 0u8;
+        loop {
+            let event = CheckoutEvent { fresh, attempt };
+            match self.events.checkout(&mut held.entry_mut().conn, &event) {
+                Ok(()) => {
+                    let (res, entry) = held.into_parts();
+                    return Ok((res.keep(), entry));
+                }
+                Err(Disconnected) => {
+                    self.events
+                        .invalidate(&mut held.entry_mut().conn, InvalidateReason::Disconnected);
+                    if attempt >= 1 {
+                        drop(held); // closes it and gives the slot back
+                        return Err(CheckoutError::Disconnected);
+                    }
+                    held = self.reopen(held)?;
+                    fresh = true;
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
+    /// Closes the held connection and opens a new one in the same slot.
+    fn reopen<'a>(
+        &'a self,
+        held: Held<'a, M, E, K, I, S>,
+    ) -> Result<Held<'a, M, E, K, I, S>, CheckoutError<M::Error>> {
+        let (res, entry) = held.into_parts();
+        self.close_entry(entry); // if this unwinds, `res` gives the slot back
+        self.open(res)
+    }
+
+    /// Opens a connection into a reserved slot, running the first-connect and connect hooks.
+    fn open<'a>(
+        &'a self,
+        res: Reserved<'a, M, E, K, I, S>,
+    ) -> Result<Held<'a, M, E, K, I, S>, CheckoutError<M::Error>> {
+        let first = if self.first.load(Ordering::Acquire) == FIRST_DONE {
+            None
+        } else {
+            match self.first.compare_exchange(
+                FIRST_PENDING,
+                FIRST_RUNNING,
+                Ordering::Acquire,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => Some(FirstConnect {
+                    pool: self,
+                    done: false,
+                }),
+                Err(FIRST_DONE) => None,
+                // Another thread is opening the very first connection; its first-connect
+                // hook must finish before anyone else gets a connection. `res` gives the
+                // capacity back; `released` fires when the hook is done.
+                Err(_) => return Err(CheckoutError::WouldBlock),
+            }
+        };
+        let epoch = self.epoch.load(Ordering::Acquire);
+        let born = if self.settings.recycle.is_some() && K::TELLS_TIME {
+            self.clock.now()
+        } else {
+            0
+        };
+        let conn = self.manager.connect().map_err(CheckoutError::Connect)?;
+        let mut held = Held::from_reserved(
+            res,
+            Entry {
+                conn,
+                info: I::default(),
+                epoch,
+                born,
+                soft: false,
+            },
+        );
+        if let Some(mut first) = first {
+            first.done = true; // set before the hook: it runs once even if it panics
+            self.events.first_connect(&mut held.entry_mut().conn);
+            drop(first);
+        }
+        self.events.connect(&mut held.entry_mut().conn);
+        Ok(held)
+    }
+
+    /// Closes a connection: the close event, then the manager.
+    fn close_entry(&self, entry: Entry<M::Connection, I>) {
+        let mut closing = Closing {
+            manager: &self.manager,
+            conn: Some(entry.conn),
+        };
+        if let Some(conn) = closing.conn.as_mut() {
+            self.events.close(conn);
+        }
+    }
+
+    /// The checkin path (guard drop): reset, checkin event, then idle queue or close.
+    ///
+    /// Returns the reset error if the reset failed (the connection was invalidated).
+    pub(crate) fn checkin(&self, idx: u32, entry: Entry<M::Connection, I>) -> Result<(), M::Error> {
+        let mut held = Held::new(self, idx, entry);
+        let mode = self.settings.reset;
+        self.events.reset(&mut held.entry_mut().conn, mode);
+        if mode != ResetMode::None {
+            if let Err(e) = self.manager.reset(&mut held.entry_mut().conn, mode) {
+                self.events
+                    .invalidate(&mut held.entry_mut().conn, InvalidateReason::ResetFailed);
+                drop(held);
+                return Err(e);
+            }
+        }
+        self.events.checkin(&mut held.entry_mut().conn);
+        let entry = held.entry();
+        if entry.soft || entry.epoch != self.epoch.load(Ordering::Acquire) {
+            drop(held); // stale: close instead of keeping
+            return Ok(());
+        }
+        let (res, entry) = held.into_parts();
+        let idx = res.keep();
+        let slot = &self.storage.slots()[idx as usize];
+        // SAFETY: the guard owned slot `idx`, and it is not on any queue until the push below.
+        unsafe { slot.put(entry) };
+        match self.storage.idle_push(idx) {
+            Ok(()) => self.events.released(),
+            Err(idx) => {
+                // The pool already keeps `pool_size` idle: close this one (overflow shrinks).
+                // SAFETY: the push failed, so this thread still owns slot `idx`.
+                match unsafe { self.slot_take(idx) } {
+                    Some(entry) => drop(Held::new(self, idx, entry)),
+                    None => Reserved { pool: self, idx }.release(),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Closes a checked-out connection as broken.
+    pub(crate) fn invalidate_entry(
+        &self,
+        idx: u32,
+        mut entry: Entry<M::Connection, I>,
+        reason: InvalidateReason,
+    ) {
+        self.events.invalidate(&mut entry.conn, reason);
+        drop(Held::new(self, idx, entry));
+    }
+
+    /// Marks a checked-out connection soft-invalidated.
+    pub(crate) fn soft_invalidate_entry(&self, entry: &mut Entry<M::Connection, I>) {
+        if !entry.soft {
+            self.events.soft_invalidate(&mut entry.conn);
+            entry.soft = true;
+        }
+    }
+
+    /// Lets a checked-out connection leave the pool for good.
+    pub(crate) fn detach_entry(&self, idx: u32, entry: Entry<M::Connection, I>) -> M::Connection {
+        let mut held = Held::new(self, idx, entry);
+        self.events.detach(&mut held.entry_mut().conn);
+        let (res, entry) = held.into_parts();
+        res.release();
+        entry.conn
+    }
+}
+
+impl<M: Manager, E, K, I, S: Storage<M::Connection, I>> Drop for RawPool<M, E, K, I, S> {
+    /// Closes every idle connection. (No connection can be out: guards borrow or own the pool.)
+    fn drop(&mut self) {
+        while let Some(idx) = self.storage.idle_pop() {
+            let slot = &self.storage.slots()[idx as usize];
+            // SAFETY: the index was popped from the idle queue, and `&mut self` means no guard
+            // or other thread can hold any slot.
+            if let Some(entry) = unsafe { slot.take() } {
+                self.manager.close(entry.conn);
+            }
+        }
+    }
+}
+
+/// A reserved slot (with its unit of capacity) that holds no connection yet. Dropping it
+/// gives both back.
+struct Reserved<'a, M: Manager, E, K, I, S>
+where
+    E: Events<M::Connection>,
+    K: Clock,
+    I: Default,
+    S: Storage<M::Connection, I>,
+{
+    pool: &'a RawPool<M, E, K, I, S>,
+    idx: u32,
+}
+
+impl<M: Manager, E: Events<M::Connection>, K: Clock, I: Default, S: Storage<M::Connection, I>>
+    Reserved<'_, M, E, K, I, S>
+{
+    /// Keeps the reservation: the slot stays owned by whoever holds the returned index.
+    #[inline]
+    fn keep(self) -> u32 {
+        let idx = self.idx;
+        core::mem::forget(self);
+        idx
+    }
+
+    /// Gives the slot and its capacity back now.
+    #[inline]
+    fn release(self) {
+        drop(self)
+    }
+}
+
+impl<M: Manager, E: Events<M::Connection>, K: Clock, I: Default, S: Storage<M::Connection, I>> Drop
+    for Reserved<'_, M, E, K, I, S>
+{
+    fn drop(&mut self) {
+        self.pool.release_slot(self.idx);
+    }
+}
+
+/// A reserved slot and the connection in it, owned by the current thread. Dropping it closes
+/// the connection (close event, then the manager) and gives the slot back.
+struct Held<'a, M: Manager, E, K, I, S>
+where
+    E: Events<M::Connection>,
+    K: Clock,
+    I: Default,
+    S: Storage<M::Connection, I>,
+{
+    res: ManuallyDrop<Reserved<'a, M, E, K, I, S>>,
+    entry: ManuallyDrop<Entry<M::Connection, I>>,
+}
+
+impl<
+        'a,
+        M: Manager,
+        E: Events<M::Connection>,
+        K: Clock,
+        I: Default,
+        S: Storage<M::Connection, I>,
+    > Held<'a, M, E, K, I, S>
+{
+    #[inline]
+    fn new(pool: &'a RawPool<M, E, K, I, S>, idx: u32, entry: Entry<M::Connection, I>) -> Self {
+        Self::from_reserved(Reserved { pool, idx }, entry)
+    }
+
+    #[inline]
+    fn from_reserved(res: Reserved<'a, M, E, K, I, S>, entry: Entry<M::Connection, I>) -> Self {
+        Held {
+            res: ManuallyDrop::new(res),
+            entry: ManuallyDrop::new(entry),
+        }
+    }
+
+    #[inline]
+    fn entry(&self) -> &Entry<M::Connection, I> {
+        &self.entry
+    }
+
+    #[inline]
+    fn entry_mut(&mut self) -> &mut Entry<M::Connection, I> {
+        &mut self.entry
+    }
+
+    /// Disarms the guard, returning its parts.
+    #[inline]
+    fn into_parts(self) -> (Reserved<'a, M, E, K, I, S>, Entry<M::Connection, I>) {
+        let mut this = ManuallyDrop::new(self);
+        // SAFETY: `this` is never dropped, so each field is taken out exactly once, here.
+        unsafe {
+            (
+                ManuallyDrop::take(&mut this.res),
+                ManuallyDrop::take(&mut this.entry),
+            )
+        }
+    }
+}
+
+impl<M: Manager, E: Events<M::Connection>, K: Clock, I: Default, S: Storage<M::Connection, I>> Drop
+    for Held<'_, M, E, K, I, S>
+{
+    fn drop(&mut self) {
+        // SAFETY: `drop` runs once, and `into_parts` (the only other place that takes these
+        // fields) prevents `drop` from running at all.
+        let (res, entry) = unsafe {
+            (
+                ManuallyDrop::take(&mut self.res),
+                ManuallyDrop::take(&mut self.entry),
+            )
+        };
+        res.pool.close_entry(entry); // if this unwinds, `res` still gives the slot back
+        drop(res);
+    }
+}
+
+/// Owns a connection on its way out: dropping it calls `Manager::close`, on the normal path
+/// and also when the close event before it unwinds, so a panicking hook cannot leak it.
+struct Closing<'m, M: Manager> {
+    manager: &'m M,
+    conn: Option<M::Connection>,
+}
+
+impl<M: Manager> Drop for Closing<'_, M> {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            self.manager.close(conn);
+        }
+    }
+}
+
+/// Marks the first-connect hook as finished when dropped (also when it unwinds), or
+/// frees the claim if the connection never opened.
+struct FirstConnect<'a, M: Manager, E: Events<M::Connection>, K, I, S: Storage<M::Connection, I>> {
+    pool: &'a RawPool<M, E, K, I, S>,
+    done: bool,
+}
+
+impl<M: Manager, E: Events<M::Connection>, K, I, S: Storage<M::Connection, I>> Drop
+    for FirstConnect<'_, M, E, K, I, S>
+{
+    fn drop(&mut self) {
+        let state = if self.done { FIRST_DONE } else { FIRST_PENDING };
+        self.pool.first.store(state, Ordering::Release);
+        // Whoever got `WouldBlock` because the first connect was running may try again.
+        self.pool.events.released();
+    }
+}

@@ -1,0 +1,1 @@
+//! loom models of tarn-core live in `tests/`; this library is empty.

@@ -1,0 +1,1 @@
+//! Integration tests of tarn live in `tests/`; this library is empty.
