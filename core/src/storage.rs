@@ -48,6 +48,8 @@ pub trait Storage<C, I>: sealed::Sealed {
 /// The idle queue of a heap pool.
 #[cfg(feature = "alloc")]
 #[derive(Debug)]
+// One per pool, built once and never moved on the hot path; boxing would add a pointer chase.
+#[allow(clippy::large_enum_variant)]
 enum Idle {
     Lifo(IndexStack),
     #[cfg(all(target_has_atomic = "ptr", not(tarn_loom)))]
