@@ -19,6 +19,16 @@
 //! disposed, returned twice) cannot exist: the type system does the job a per-slot
 //! generation counter would do at run time (ARCHITECTURE.md says more).
 //!
+//! # Telling an adapter that capacity came back
+//!
+//! Every change that makes a checkout possible (an index pushed on the idle queue, a unit of
+//! capacity given back, the first-connect hook finished) is a `SeqCst` write followed by a
+//! call to [`Events::released`]; a checkout that fails reads what it found exhausted with
+//! `SeqCst` loads (crossbeam's FIFO queue: a `SeqCst` swap on push and a `SeqCst` fence before
+//! it reports empty). An adapter that counts its waiters with `SeqCst` operations, and checks
+//! that count in `released`, therefore never misses a wake-up: either the waiter's retry sees
+//! the capacity, or `released` sees the waiter.
+//!
 //! # Panic safety
 //!
 //! Whenever user code runs (the manager or a hook), the connection and the slot are owned by
@@ -349,7 +359,7 @@ where
     #[inline]
     fn reserve(&self) -> bool {
         let max = self.settings.max_overflow as isize;
-        let mut cur = self.overflow.load(Ordering::Relaxed);
+        let mut cur = self.overflow.load(Ordering::SeqCst);
         loop {
             if cur >= max {
                 return false;
@@ -357,8 +367,8 @@ where
             match self.overflow.compare_exchange_weak(
                 cur,
                 cur + 1,
-                Ordering::Acquire,
-                Ordering::Relaxed,
+                Ordering::SeqCst,
+                Ordering::SeqCst,
             ) {
                 Ok(_) => return true,
                 Err(seen) => cur = seen,
@@ -372,7 +382,7 @@ where
         // Cannot fail: the free stack can hold every index.
         let pushed = self.storage.free_push(idx);
         debug_assert!(pushed.is_ok());
-        self.overflow.fetch_sub(1, Ordering::Release);
+        self.overflow.fetch_sub(1, Ordering::SeqCst);
         self.events.released();
     }
 
@@ -488,14 +498,14 @@ where
         &'a self,
         res: Reserved<'a, M, E, K, I, S>,
     ) -> Result<Held<'a, M, E, K, I, S>, CheckoutError<M::Error>> {
-        let first = if self.first.load(Ordering::Acquire) == FIRST_DONE {
+        let first = if self.first.load(Ordering::SeqCst) == FIRST_DONE {
             None
         } else {
             match self.first.compare_exchange(
                 FIRST_PENDING,
                 FIRST_RUNNING,
-                Ordering::Acquire,
-                Ordering::Acquire,
+                Ordering::SeqCst,
+                Ordering::SeqCst,
             ) {
                 Ok(_) => Some(FirstConnect {
                     pool: self,
@@ -770,7 +780,7 @@ impl<M: Manager, E: Events<M::Connection>, K, I, S: Storage<M::Connection, I>> D
 {
     fn drop(&mut self) {
         let state = if self.done { FIRST_DONE } else { FIRST_PENDING };
-        self.pool.first.store(state, Ordering::Release);
+        self.pool.first.store(state, Ordering::SeqCst);
         // Whoever got `WouldBlock` because the first connect was running may try again.
         self.pool.events.released();
     }

@@ -35,8 +35,12 @@
 //!   cannot wedge the others, which is why this is the queue of the allocation-free pool.
 //!
 //! Memory ordering: a push writes `next[idx]` (and, in the pool, the slot's contents) before
-//! its `Release` swap; a pop `Acquire`s the head it swaps, so everything written before the
-//! push is visible to the thread that pops the index.
+//! its swap, which releases them; a pop acquires the head it swaps, so everything written
+//! before the push is visible to the thread that pops the index. Both are `SeqCst` rather
+//! than just release/acquire (free on x86, where every swap is a full barrier) so that an
+//! adapter can rely on the store-buffer rule: a push followed by a `SeqCst` load of the
+//! adapter's waiter count, against a `SeqCst` registration followed by a pop that finds the
+//! stack empty, cannot both miss each other (see `Events::released`).
 
 use crate::sync::{AtomicU32, AtomicUsize, Ordering};
 
@@ -131,7 +135,7 @@ impl IndexStack {
     /// Pops the most recently pushed index, or `None` if the stack is empty.
     #[inline]
     pub(crate) fn pop(&self, next: &[AtomicU32]) -> Option<u32> {
-        let mut word = self.head.load(Ordering::Acquire);
+        let mut word = self.head.load(Ordering::SeqCst);
         loop {
             let (top, count, tag) = self.unpack(word);
             if top == self.nil {
