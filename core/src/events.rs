@@ -144,3 +144,29 @@ pub trait Events<C> {
 pub struct NopEvents;
 
 impl<C> Events<C> for NopEvents {}
+
+macro_rules! forward_events {
+    ($($ptr:ty),*) => {$(
+        impl<C, T: Events<C> + ?Sized> Events<C> for $ptr {
+            fn first_connect(&self, conn: &mut C) { (**self).first_connect(conn) }
+            fn connect(&self, conn: &mut C) { (**self).connect(conn) }
+            fn checkout(&self, conn: &mut C, event: &CheckoutEvent) -> Result<(), Disconnected> {
+                (**self).checkout(conn, event)
+            }
+            fn reset(&self, conn: &mut C, mode: ResetMode) { (**self).reset(conn, mode) }
+            fn checkin(&self, conn: &mut C) { (**self).checkin(conn) }
+            fn invalidate(&self, conn: &mut C, reason: InvalidateReason) { (**self).invalidate(conn, reason) }
+            fn soft_invalidate(&self, conn: &mut C) { (**self).soft_invalidate(conn) }
+            fn close(&self, conn: &mut C) { (**self).close(conn) }
+            fn detach(&self, conn: &mut C) { (**self).detach(conn) }
+            fn close_detached(&self, conn: &mut C) { (**self).close_detached(conn) }
+            fn released(&self) { (**self).released() }
+        }
+    )*};
+}
+
+forward_events!(&T);
+#[cfg(feature = "alloc")]
+forward_events!(alloc::boxed::Box<T>);
+#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
+forward_events!(alloc::sync::Arc<T>);
