@@ -120,7 +120,8 @@ pub trait Events<C> {
     fn soft_invalidate(&self, conn: &mut C) {}
 
     /// Right before [`Manager::close`](crate::Manager::close), for every connection the pool
-    /// closes.
+    /// closes while it is in use. Dropping the pool closes its idle connections without
+    /// events (the events may be gone by then); call `dispose` first to see them.
     fn close(&self, conn: &mut C) {}
 
     /// When a connection leaves the pool for good through

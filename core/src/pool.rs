@@ -396,10 +396,14 @@ where
                 // Unreachable by the slot protocol (idle slots hold an entry); degrade to
                 // opening a connection in it rather than failing.
                 None => self
-                    .open(Reserved { pool: self, idx })
+                    .open(Reserved { pool: self, idx }, None)
                     .and_then(|h| self.hand_out(h, true)),
             };
         }
+        // Claim the first connect (if it is still to come) before reserving capacity: while
+        // another thread runs it, report WouldBlock without touching the capacity, so that
+        // waiters are not woken round and round by reservations given back.
+        let first = self.claim_first()?;
         if !self.reserve() {
             return Err(CheckoutError::WouldBlock);
         }
@@ -407,11 +411,37 @@ where
             // Unreachable by the accounting (module docs); give the unit back and report
             // "no capacity" rather than failing harder.
             debug_assert!(false, "a reservation found no free slot");
-            self.overflow.fetch_sub(1, Ordering::Release);
+            self.overflow.fetch_sub(1, Ordering::SeqCst);
             return Err(CheckoutError::WouldBlock);
         };
-        let held = self.open(Reserved { pool: self, idx })?;
+        let held = self.open(Reserved { pool: self, idx }, first)?;
         self.hand_out(held, true)
+    }
+
+    /// Claims the pool's first connect, if it has not happened yet.
+    ///
+    /// `Ok(None)`: it is done; `Ok(Some(_))`: this thread runs it; `Err(WouldBlock)`: another
+    /// thread is running it (it calls `released` when done).
+    #[inline]
+    fn claim_first(
+        &self,
+    ) -> Result<Option<FirstConnect<'_, M, E, K, I, S>>, CheckoutError<M::Error>> {
+        if self.first.load(Ordering::SeqCst) == FIRST_DONE {
+            return Ok(None);
+        }
+        match self.first.compare_exchange(
+            FIRST_PENDING,
+            FIRST_RUNNING,
+            Ordering::SeqCst,
+            Ordering::SeqCst,
+        ) {
+            Ok(_) => Ok(Some(FirstConnect {
+                pool: self,
+                done: false,
+            })),
+            Err(FIRST_DONE) => Ok(None),
+            Err(_) => Err(CheckoutError::WouldBlock),
+        }
     }
 
     /// Checks an idle connection before handing it out: replaces it if stale, soft-invalidated,
@@ -490,34 +520,16 @@ where
     ) -> Result<Held<'a, M, E, K, I, S>, CheckoutError<M::Error>> {
         let (res, entry) = held.into_parts();
         self.close_entry(entry); // if this unwinds, `res` gives the slot back
-        self.open(res)
+                                 // A connection existed, so the first connect is done: no claim needed.
+        self.open(res, None)
     }
 
     /// Opens a connection into a reserved slot, running the first-connect and connect hooks.
     fn open<'a>(
         &'a self,
         res: Reserved<'a, M, E, K, I, S>,
+        first: Option<FirstConnect<'a, M, E, K, I, S>>,
     ) -> Result<Held<'a, M, E, K, I, S>, CheckoutError<M::Error>> {
-        let first = if self.first.load(Ordering::SeqCst) == FIRST_DONE {
-            None
-        } else {
-            match self.first.compare_exchange(
-                FIRST_PENDING,
-                FIRST_RUNNING,
-                Ordering::SeqCst,
-                Ordering::SeqCst,
-            ) {
-                Ok(_) => Some(FirstConnect {
-                    pool: self,
-                    done: false,
-                }),
-                Err(FIRST_DONE) => None,
-                // Another thread is opening the very first connection; its first-connect
-                // hook must finish before anyone else gets a connection. `res` gives the
-                // capacity back; `released` fires when the hook is done.
-                Err(_) => return Err(CheckoutError::WouldBlock),
-            }
-        };
         let epoch = self.epoch.load(Ordering::Acquire);
         let born = if self.settings.recycle.is_some() && K::TELLS_TIME {
             self.clock.now()
