@@ -1,2 +1,44 @@
 //! Managers for real databases, each behind a feature: SQLite (default), PostgreSQL,
 //! MariaDB/MySQL, Redis, and a bridge for any `r2d2::ManageConnection`.
+//!
+//! Every manager implements [`tarn_core::Manager`]: it connects from a URL or the driver's
+//! own config, resets a returned connection as the pool's [`ResetMode`](tarn_core::ResetMode)
+//! says (`ROLLBACK`, `COMMIT`, or nothing), pings, and tells a disconnect error (the server
+//! or the session is gone: the pool replaces connections) from any other error. Each
+//! module re-exports its driver crate, so the connection type a pool hands out is always
+//! the one the manager was built with.
+//!
+//! | feature | manager | connection | server-side session id |
+//! |---|---|---|---|
+//! | `sqlite` (default) | [`SqliteManager`] | `rusqlite::Connection` | — |
+//! | `postgres` | [`PostgresManager`] | `postgres::Client` | `pg_backend_pid()` |
+//! | `mysql` | [`MysqlManager`] | `mysql::Conn` | `CONNECTION_ID()` |
+//! | `redis` | [`RedisManager`] | `redis::Connection` | `CLIENT ID` |
+//! | `r2d2` | [`R2d2Manager`] | the r2d2 manager's | — |
+//!
+//! Managers that hold a URL or a password never show it in `Debug`.
+
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteManager;
+
+#[cfg(feature = "postgres")]
+pub mod postgres;
+#[cfg(feature = "postgres")]
+pub use self::postgres::PostgresManager;
+
+#[cfg(feature = "mysql")]
+pub mod mysql;
+#[cfg(feature = "mysql")]
+pub use self::mysql::MysqlManager;
+
+#[cfg(feature = "redis")]
+pub mod redis;
+#[cfg(feature = "redis")]
+pub use self::redis::RedisManager;
+
+#[cfg(feature = "r2d2")]
+pub mod r2d2;
+#[cfg(feature = "r2d2")]
+pub use self::r2d2::{R2d2Error, R2d2Manager};
