@@ -1,6 +1,65 @@
-//! tarn: the std adapter of the tarn connection pool (work in progress).
+//! tarn: a connection pool with SQLAlchemy's semantics, for threads.
+//!
+//! This crate is the std adapter over the lock-free `tarn-core`: it adds waiting (first come,
+//! first served, with timeouts), the reference's five pool kinds, listeners for every event,
+//! a registry of pools keyed by connect arguments, `tracing` logs, and managers for real
+//! databases.
+//!
+//! ```
+//! use std::time::Duration;
+//! use tarn::Pool;
+//! # use tarn_core::testing::ScriptedManager;
+//!
+//! let pool = Pool::builder(ScriptedManager::new())
+//!     .pool_size(4)
+//!     .max_overflow(0)
+//!     .timeout(Duration::from_secs(1))
+//!     .build()?;
+//!
+//! std::thread::scope(|s| {
+//!     for _ in 0..8 {
+//!         s.spawn(|| {
+//!             let conn = pool.get().expect("served within the timeout");
+//!             assert!(conn.id >= 1);
+//!         });
+//!     }
+//! });
+//! assert!(pool.state().open <= 4);
+//! assert_eq!(pool.state().checked_out, 0);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Pool kinds
+//!
+//! | kind | what it does |
+//! |---|---|
+//! | [`Pool`] (= [`QueuePool`]) | `pool_size` kept, `max_overflow` more under load, waiting with a timeout |
+//! | [`NullPool`] | opens and closes a connection per checkout |
+//! | [`StaticPool`] | one connection shared by every caller |
+//! | [`AssertionPool`] | at most one connection out; a second checkout is an error |
+//! | [`SingletonThreadPool`] | one connection per thread |
+//!
+//! # Panics in user code
+//!
+//! A panic in the manager or in a listener never corrupts a pool: the connection it was
+//! handling is closed, every count stays right, and the caller gets [`Error::Panicked`].
 #![forbid(unsafe_code)]
+
+mod adapt;
+mod error;
+mod events;
+mod pool;
+mod sync;
+mod wait;
 
 pub mod managers;
 
 pub use tarn_core as core;
+
+pub use error::Error;
+pub use events::{CheckoutEvent, Disconnected, Listener, Stats};
+pub use pool::{
+    Builder, OwnedPooledConnection, Pool, PooledConnection, QueuePool, State, DEFAULT_TIMEOUT,
+    UNBOUNDED_IDLE_CAP,
+};
+pub use tarn_core::{BuildError, IdleOrder, InvalidateReason, Manager, ResetMode};

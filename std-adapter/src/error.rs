@@ -1,0 +1,150 @@
+//! [`Error`]: why a checkout gave no connection.
+
+use std::backtrace::Backtrace;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Why a checkout gave no connection. `E` is the manager's error type.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use tarn::{Error, Pool};
+/// # use tarn_core::testing::ScriptedManager;
+///
+/// let pool = Pool::builder(ScriptedManager::new()).pool_size(1).max_overflow(0).build()?;
+/// let _held = pool.get()?;
+/// match pool.get_timeout(Duration::from_millis(10)) {
+///     Err(Error::Timeout { pool_size, waiters, .. }) => {
+///         assert_eq!(pool_size, 1);
+///         assert_eq!(waiters, 1);
+///     }
+///     other => panic!("expected a timeout, got {other:?}"),
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error<E> {
+    /// Waited the whole timeout without getting a connection (the reference's
+    /// `TimeoutError`).
+    Timeout {
+        /// How long the checkout waited (its timeout).
+        waited: Duration,
+        /// The configured `pool_size`.
+        pool_size: usize,
+        /// Connections open beyond `pool_size` when the checkout gave up.
+        overflow: usize,
+        /// The configured `max_overflow` (`usize::MAX`: unlimited).
+        max_overflow: usize,
+        /// Threads waiting for a connection when the checkout gave up, itself included.
+        waiters: usize,
+    },
+    /// No connection was free and [`try_get`](crate::Pool::try_get) does not wait.
+    WouldBlock,
+    /// The manager failed to open a connection; the cause is available through `source()`
+    /// or [`Error::into_inner`].
+    Connect(E),
+    /// Listeners reported two connections in a row as disconnected at checkout; both were
+    /// closed. The database is probably unreachable.
+    Disconnected,
+    /// The manager or a listener panicked while the pool handled a connection. The
+    /// connection was closed and every count kept right.
+    Panicked {
+        /// What panicked, with the panic's message.
+        what: String,
+    },
+    /// A connection is already checked out where only one may be: an
+    /// [`AssertionPool`](crate::AssertionPool)'s second checkout (with the first checkout's
+    /// backtrace), or a nested checkout on one thread of a
+    /// [`SingletonThreadPool`](crate::SingletonThreadPool).
+    AlreadyCheckedOut {
+        /// Where the connection now out was checked out, when it was recorded.
+        backtrace: Option<Arc<Backtrace>>,
+    },
+}
+
+impl<E> Error<E> {
+    /// The manager's error, for [`Error::Connect`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tarn::Pool;
+    /// use tarn_core::testing::{ScriptedError, ScriptedManager};
+    ///
+    /// let manager = ScriptedManager::new();
+    /// manager.fail_connects(1);
+    /// let pool = Pool::builder(manager).build()?;
+    /// let err = pool.get().unwrap_err();
+    /// assert_eq!(err.into_inner(), Some(ScriptedError::Connect));
+    /// # Ok::<(), tarn::BuildError>(())
+    /// ```
+    pub fn into_inner(self) -> Option<E> {
+        match self {
+            Self::Connect(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Whether this is a [`Error::Timeout`].
+    ///
+    /// ```
+    /// # use tarn::Error;
+    /// assert!(!Error::<()>::WouldBlock.is_timeout());
+    /// ```
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Self::Timeout { .. })
+    }
+}
+
+impl<E> fmt::Display for Error<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Timeout {
+                waited,
+                pool_size,
+                overflow,
+                max_overflow,
+                waiters,
+            } => {
+                write!(f, "pool limit of size {pool_size} overflow {overflow}")?;
+                if *max_overflow == usize::MAX {
+                    f.write_str(" (unlimited)")?;
+                } else {
+                    write!(f, "/{max_overflow}")?;
+                }
+                write!(
+                    f,
+                    " reached, connection timed out, timeout {waited:?} ({waiters} waiting)"
+                )
+            }
+            Self::WouldBlock => f.write_str("no idle connection and no capacity to open one"),
+            Self::Connect(_) => f.write_str("failed to open a new connection"),
+            Self::Disconnected => f.write_str(
+                "listeners reported two connections in a row as disconnected on checkout",
+            ),
+            Self::Panicked { what } => write!(f, "checkout failed: {what}"),
+            Self::AlreadyCheckedOut { backtrace } => {
+                f.write_str("connection is already checked out")?;
+                match backtrace {
+                    Some(bt) if bt.status() == std::backtrace::BacktraceStatus::Captured => {
+                        write!(f, " at:\n{bt}")
+                    }
+                    _ => Ok(()),
+                }
+            }
+        }
+    }
+}
+
+impl<E: std::error::Error + 'static> std::error::Error for Error<E> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Connect(e) => Some(e),
+            _ => None,
+        }
+    }
+}
