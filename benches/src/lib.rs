@@ -1,1 +1,295 @@
-//! Benchmarks of tarn; see `benches/`.
+//! Benchmarks of tarn: the pieces shared by the criterion benches (`benches/core.rs`) and the
+//! side-by-side harness (`src/bin/sidebyside.rs`).
+//!
+//! - [`CountingAlloc`] counts allocations per thread, so a worker can tell how many it made
+//!   inside its measured loop.
+//! - [`Worker`] is one measuring thread's view of a run: when to stop, whether to check that
+//!   no connection is held twice, how long to hold a connection, where to record waits.
+//! - [`contenders`] wraps tarn and each peer pool behind one [`Contender`] trait.
+//! - [`run`] spawns the threads, times the run and collects a [`RunResult`].
+//!
+//! Every pool hands out the same kind of "connection": a `u64` whose low 32 bits are a unique
+//! id (so a connection handed to two threads at once is caught) and whose high bits count
+//! uses ("touching" it is one add).
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Barrier;
+use std::time::{Duration, Instant};
+
+pub mod contenders;
+pub mod stats;
+
+pub use contenders::Contender;
+
+// ---------------------------------------------------------------------------------------------
+// Allocation counting
+
+thread_local! {
+    // `const` initialiser and no destructor: reading it never allocates and never fails, even
+    // while the thread is being torn down.
+    static THREAD_ALLOCS: Cell<u64> = const { Cell::new(0) };
+}
+
+/// A global allocator that forwards to [`System`] and counts allocations per thread.
+///
+/// Install it in a binary with `#[global_allocator]`; read the calling thread's count with
+/// [`thread_allocs`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CountingAlloc;
+
+fn count_one() {
+    let _ = THREAD_ALLOCS.try_with(|c| c.set(c.get() + 1));
+}
+
+// SAFETY: every method forwards to `System` with the caller's arguments unchanged, so the
+// `GlobalAlloc` contract holds exactly as it does for `System`; counting touches only a
+// thread-local `Cell` that never allocates.
+unsafe impl GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count_one();
+        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract (non-zero size layout),
+        // which is `System::alloc`'s.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        count_one();
+        // SAFETY: as for `alloc`.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` was returned by this allocator, i.e. by `System`, with `layout`.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count_one();
+        // SAFETY: `ptr` was returned by `System` with `layout`; the caller upholds the rest of
+        // `GlobalAlloc::realloc`'s contract.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+/// How many allocations (including reallocations) the calling thread has made so far.
+///
+/// Always 0 unless [`CountingAlloc`] is the global allocator.
+pub fn thread_allocs() -> u64 {
+    THREAD_ALLOCS.try_with(Cell::get).unwrap_or(0)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Connections
+
+const ID_BITS: u32 = 16;
+const ID_MASK: u64 = (1 << ID_BITS) - 1;
+const USE_UNIT: u64 = 1 << 32;
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+static OPENED: AtomicU64 = AtomicU64::new(0);
+static VIOLATIONS: AtomicU64 = AtomicU64::new(0);
+static IN_USE: [AtomicBool; 1 << ID_BITS] = [const { AtomicBool::new(false) }; 1 << ID_BITS];
+
+/// Opens a benchmark "connection": a fresh id in the low bits, a use count of 0.
+pub fn new_conn() -> u64 {
+    OPENED.fetch_add(1, Ordering::Relaxed);
+    NEXT_ID.fetch_add(1, Ordering::Relaxed) & ID_MASK
+}
+
+/// How many connections [`new_conn`] has opened since the process started.
+pub fn opened() -> u64 {
+    OPENED.load(Ordering::Relaxed)
+}
+
+/// How many times a connection was found in use by two threads at once (smoke mode only).
+pub fn violations() -> u64 {
+    VIOLATIONS.load(Ordering::Relaxed)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Workers
+
+/// What a run asks of each cycle.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Mode {
+    /// Mark each connection in use while held and count double use (smoke mode).
+    pub check: bool,
+    /// Busy-loop iterations to hold a connection (0: just touch it).
+    pub hold_spins: u32,
+    /// Record every checkout's wait, in nanoseconds.
+    pub record_waits: bool,
+}
+
+/// One measuring thread's state during a run.
+#[derive(Debug)]
+pub struct Worker<'a> {
+    stop: &'a AtomicBool,
+    mode: Mode,
+    /// Checkout waits recorded so far (ns), if the mode records them.
+    pub waits: Vec<u32>,
+}
+
+/// Cycles run between two looks at the stop flag.
+pub const BATCH: u64 = 16;
+
+impl Worker<'_> {
+    /// Whether the run is over.
+    #[inline]
+    pub fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+
+    /// Call right before a checkout: the start of the wait, if waits are recorded.
+    #[inline]
+    pub fn before_checkout(&self) -> Option<Instant> {
+        if self.mode.record_waits {
+            Some(Instant::now())
+        } else {
+            None
+        }
+    }
+
+    /// Call right after a checkout succeeded, with what `before_checkout` returned.
+    #[inline]
+    pub fn after_checkout(&mut self, start: Option<Instant>) {
+        if let Some(start) = start {
+            if self.waits.len() < self.waits.capacity() {
+                let ns = start.elapsed().as_nanos().min(u32::MAX as u128) as u32;
+                self.waits.push(ns);
+            }
+        }
+    }
+
+    /// Uses a checked-out connection: touches it, holds it as long as the mode says, and in
+    /// check mode flags it in use meanwhile. Returns the touched connection.
+    #[inline]
+    pub fn use_conn(&self, conn: u64) -> u64 {
+        let id = (conn & ID_MASK) as usize;
+        if self.mode.check && IN_USE[id].swap(true, Ordering::Acquire) {
+            VIOLATIONS.fetch_add(1, Ordering::Relaxed);
+        }
+        let conn = std::hint::black_box(conn.wrapping_add(USE_UNIT));
+        if self.mode.hold_spins > 0 {
+            spin(self.mode.hold_spins);
+        }
+        if self.mode.check {
+            IN_USE[id].store(false, Ordering::Release);
+        }
+        conn
+    }
+}
+
+/// Busy-loops `n` iterations of a loop the compiler cannot remove.
+#[inline(never)]
+pub fn spin(n: u32) {
+    let mut x = 0u32;
+    for i in 0..n {
+        x = std::hint::black_box(x.wrapping_add(i));
+    }
+    std::hint::black_box(x);
+}
+
+/// How many [`spin`] iterations take about `target` on this machine (median of a few tries).
+pub fn calibrate_spins(target: Duration) -> u32 {
+    let probe = 100_000u32;
+    let mut per_iter: Vec<f64> = (0..7)
+        .map(|_| {
+            let t = Instant::now();
+            spin(probe);
+            t.elapsed().as_nanos() as f64 / probe as f64
+        })
+        .collect();
+    per_iter.sort_by(f64::total_cmp);
+    ((target.as_nanos() as f64 / per_iter[3]).round() as u32).max(1)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Runs
+
+/// What one timed run measured.
+#[derive(Debug, Clone, Default)]
+pub struct RunResult {
+    /// Wall-clock time from the start barrier until every worker stopped.
+    pub elapsed: Duration,
+    /// Cycles completed by each thread.
+    pub per_thread: Vec<u64>,
+    /// Allocations made inside the measured loops, all threads together.
+    pub allocs: u64,
+    /// Every recorded checkout wait (ns), all threads together, unsorted.
+    pub waits: Vec<u32>,
+}
+
+impl RunResult {
+    /// Cycles completed by all threads.
+    pub fn cycles(&self) -> u64 {
+        self.per_thread.iter().sum()
+    }
+
+    /// Wall-clock nanoseconds per completed cycle (the inverse of throughput).
+    pub fn ns_per_cycle(&self) -> f64 {
+        self.elapsed.as_nanos() as f64 / self.cycles().max(1) as f64
+    }
+
+    /// Allocations per completed cycle.
+    pub fn allocs_per_cycle(&self) -> f64 {
+        self.allocs as f64 / self.cycles().max(1) as f64
+    }
+}
+
+/// Runs `contender` on `threads` threads for about `duration` and measures it.
+///
+/// Every thread prepares (e.g. builds its async runtime) before a common barrier; the clock
+/// starts at the barrier and stops when the last thread has seen the stop flag and finished
+/// its batch.
+pub fn run(contender: &dyn Contender, threads: usize, duration: Duration, mode: Mode) -> RunResult {
+    let stop = AtomicBool::new(false);
+    let barrier = Barrier::new(threads + 1);
+    let wait_cap = if mode.record_waits { 1 << 20 } else { 0 };
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut w = Worker {
+                        stop: &stop,
+                        mode,
+                        waits: Vec::with_capacity(wait_cap),
+                    };
+                    let (cycles, allocs) = contender.work(&mut w, &barrier);
+                    (cycles, allocs, w.waits)
+                })
+            })
+            .collect();
+        barrier.wait();
+        let start = Instant::now();
+        std::thread::sleep(duration);
+        stop.store(true, Ordering::Relaxed);
+        let mut result = RunResult::default();
+        for h in handles {
+            let (cycles, allocs, waits) = h.join().expect("a benchmark worker panicked");
+            result.per_thread.push(cycles);
+            result.allocs += allocs;
+            result.waits.extend_from_slice(&waits);
+        }
+        result.elapsed = start.elapsed();
+        result
+    })
+}
+
+/// Runs `cycle` in batches until the worker is stopped; returns (cycles, allocations).
+///
+/// The allocation count covers the loop only. Contenders call this from
+/// [`Contender::work`] after their own preparation and the barrier.
+#[inline]
+pub fn drive(w: &mut Worker<'_>, mut cycle: impl FnMut(&mut Worker<'_>)) -> (u64, u64) {
+    let a0 = thread_allocs();
+    let mut n = 0;
+    while !w.stopped() {
+        for _ in 0..BATCH {
+            cycle(w);
+        }
+        n += BATCH;
+    }
+    (n, thread_allocs() - a0)
+}

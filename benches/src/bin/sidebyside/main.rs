@@ -1,0 +1,610 @@
+//! tarn side by side with its peers, in one run.
+//!
+//! ```text
+//! cargo run --release -p tarn-benches --bin sidebyside -- [--quick | --smoke]
+//!     [--out FILE.md] [--chart FILE.png]
+//! ```
+//!
+//! - default: the full run (threads {1, 2, 4, 16} × pool size {1, 4, 16}, 5 repetitions of
+//!   200 ms per contender and cell, the hold and SQLite scenarios); a few minutes.
+//! - `--quick`: 3 repetitions of 50 ms, for iterating.
+//! - `--smoke`: correctness only (for CI): every contender, a few cells, 20 ms each, with
+//!   every connection flagged in use while held; exits non-zero if a connection was ever
+//!   held by two threads at once or a contender made no progress. Never looks at timings.
+
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+use tarn_benches::contenders::{self, Kind};
+use tarn_benches::stats::{cv, percentile, Spread};
+use tarn_benches::{calibrate_spins, run, violations, CountingAlloc, Mode};
+
+#[global_allocator]
+static ALLOC: CountingAlloc = CountingAlloc;
+
+mod chart;
+mod sqlite;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Level {
+    Full,
+    Quick,
+    Smoke,
+}
+
+#[derive(Debug)]
+struct Config {
+    level: Level,
+    out: Option<String>,
+    chart: Option<String>,
+}
+
+impl Config {
+    fn parse() -> Result<Config, String> {
+        let mut cfg = Config {
+            level: Level::Full,
+            out: None,
+            chart: None,
+        };
+        let mut args = std::env::args().skip(1);
+        while let Some(a) = args.next() {
+            match a.as_str() {
+                "--quick" => cfg.level = Level::Quick,
+                "--smoke" => cfg.level = Level::Smoke,
+                "--out" => cfg.out = Some(args.next().ok_or("--out needs a file")?),
+                "--chart" => cfg.chart = Some(args.next().ok_or("--chart needs a file")?),
+                "--help" | "-h" => {
+                    return Err("usage: sidebyside [--quick | --smoke] [--out FILE.md] \
+                                [--chart FILE.png]"
+                        .into())
+                }
+                other => return Err(format!("unknown argument {other:?} (try --help)")),
+            }
+        }
+        Ok(cfg)
+    }
+
+    fn reps(&self) -> usize {
+        match self.level {
+            Level::Full => 5,
+            Level::Quick => 3,
+            Level::Smoke => 1,
+        }
+    }
+
+    fn run_time(&self) -> Duration {
+        Duration::from_millis(match self.level {
+            Level::Full => 200,
+            Level::Quick => 50,
+            Level::Smoke => 20,
+        })
+    }
+
+    fn threads(&self) -> &'static [usize] {
+        match self.level {
+            Level::Smoke => &[1, 4, 16],
+            _ => &[1, 2, 4, 16],
+        }
+    }
+
+    fn sizes(&self) -> &'static [usize] {
+        match self.level {
+            Level::Smoke => &[1, 4],
+            _ => &[1, 4, 16],
+        }
+    }
+
+    fn mode(&self) -> Mode {
+        Mode {
+            check: self.level == Level::Smoke,
+            ..Mode::default()
+        }
+    }
+}
+
+/// One contender in one cell: every repetition.
+#[derive(Debug, Clone, Default)]
+struct Cell {
+    ns: Vec<f64>,
+    allocs: Vec<f64>,
+    cycles: Vec<u64>,
+}
+
+impl Cell {
+    fn ns(&self) -> Spread {
+        Spread::of(&self.ns)
+    }
+    fn allocs(&self) -> f64 {
+        self.allocs.iter().copied().fold(0.0, f64::max)
+    }
+}
+
+/// Results of the grid: `cells[size_idx][threads_idx][contender_idx]`.
+#[derive(Debug)]
+struct Grid {
+    names: Vec<&'static str>,
+    kinds: Vec<Kind>,
+    sizes: Vec<usize>,
+    threads: Vec<usize>,
+    cells: Vec<Vec<Vec<Cell>>>,
+}
+
+impl Grid {
+    fn idx(&self, name: &str) -> Option<usize> {
+        self.names.iter().position(|n| *n == name)
+    }
+    fn median(&self, s: usize, t: usize, name: &str) -> Option<f64> {
+        self.idx(name).map(|c| self.cells[s][t][c].ns().median)
+    }
+}
+
+fn run_grid(cfg: &Config) -> Grid {
+    let names: Vec<&'static str> = contenders::ALL.to_vec();
+    let mut grid = Grid {
+        kinds: Vec::new(),
+        names: names.clone(),
+        sizes: cfg.sizes().to_vec(),
+        threads: cfg.threads().to_vec(),
+        cells: Vec::new(),
+    };
+    for &size in cfg.sizes() {
+        let pools: Vec<_> = names.iter().map(|n| contenders::build(n, size)).collect();
+        if grid.kinds.is_empty() {
+            grid.kinds = pools.iter().map(|p| p.kind()).collect();
+        }
+        let mut by_threads = Vec::new();
+        for &threads in cfg.threads() {
+            let mut cells = vec![Cell::default(); pools.len()];
+            // Repetition-major order: a burst of noise hits every contender alike.
+            for _ in 0..cfg.reps() {
+                for (pool, cell) in pools.iter().zip(&mut cells) {
+                    let r = run(pool.as_ref(), threads, cfg.run_time(), cfg.mode());
+                    cell.ns.push(r.ns_per_cycle());
+                    cell.allocs.push(r.allocs_per_cycle());
+                    cell.cycles.push(r.cycles());
+                }
+            }
+            eprintln!(
+                "size {size:>2} threads {threads:>2}: {}",
+                names
+                    .iter()
+                    .zip(&cells)
+                    .map(|(n, c)| format!("{n} {:.1}", c.ns().median))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            by_threads.push(cells);
+        }
+        grid.cells.push(by_threads);
+    }
+    grid
+}
+
+/// One contender in the hold scenario, over repetitions.
+#[derive(Debug, Clone, Default)]
+struct Hold {
+    name: &'static str,
+    kind: Option<Kind>,
+    throughput: Vec<f64>,
+    p50: Vec<f64>,
+    p99: Vec<f64>,
+    max: u32,
+    cv: Vec<f64>,
+    allocs: f64,
+}
+
+const HOLD_THREADS: usize = 16;
+
+fn run_hold(cfg: &Config, size: usize, spins: u32) -> Vec<Hold> {
+    let names: Vec<&'static str> = contenders::ALL
+        .iter()
+        .copied()
+        .filter(|n| !n.starts_with("floor"))
+        .collect();
+    let pools: Vec<_> = names.iter().map(|n| contenders::build(n, size)).collect();
+    let mut out: Vec<Hold> = names
+        .iter()
+        .zip(&pools)
+        .map(|(n, p)| Hold {
+            name: n,
+            kind: Some(p.kind()),
+            ..Hold::default()
+        })
+        .collect();
+    let mode = Mode {
+        check: cfg.level == Level::Smoke,
+        hold_spins: spins,
+        record_waits: true,
+    };
+    let time = match cfg.level {
+        Level::Full => Duration::from_millis(300),
+        Level::Quick => Duration::from_millis(100),
+        Level::Smoke => Duration::from_millis(30),
+    };
+    for _ in 0..cfg.reps() {
+        for (pool, h) in pools.iter().zip(&mut out) {
+            let mut r = run(pool.as_ref(), HOLD_THREADS, time, mode);
+            r.waits.sort_unstable();
+            h.throughput
+                .push(r.cycles() as f64 / r.elapsed.as_secs_f64());
+            h.p50.push(percentile(&r.waits, 50.0) as f64);
+            h.p99.push(percentile(&r.waits, 99.0) as f64);
+            h.max = h.max.max(r.waits.last().copied().unwrap_or(0));
+            h.cv.push(cv(&r.per_thread));
+            h.allocs = h.allocs.max(r.allocs_per_cycle());
+        }
+    }
+    for h in &out {
+        eprintln!(
+            "hold size {size}: {} {:.0}/s cv {:.3}",
+            h.name,
+            Spread::of(&h.throughput).median,
+            Spread::of(&h.cv).median
+        );
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report
+
+fn fmt_ns(v: f64) -> String {
+    if v >= 100.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.1}")
+    }
+}
+
+fn grid_tables(g: &Grid, md: &mut String) {
+    for (s, &size) in g.sizes.iter().enumerate() {
+        let _ = writeln!(
+            md,
+            "\n#### Pool size {size}: ns per cycle, median (min–max) of the repetitions\n"
+        );
+        let _ = write!(md, "| contender | kind |");
+        for t in &g.threads {
+            let _ = write!(md, " {t} thread{} |", if *t == 1 { "" } else { "s" });
+        }
+        let _ = writeln!(md, " allocs/cycle |");
+        let _ = writeln!(md, "|---|---|{}---:|", "---:|".repeat(g.threads.len()));
+        for (c, name) in g.names.iter().enumerate() {
+            let _ = write!(md, "| {name} | {} |", kind_label(g.kinds[c]));
+            let mut allocs: f64 = 0.0;
+            for t in 0..g.threads.len() {
+                let cell = &g.cells[s][t][c];
+                let sp = cell.ns();
+                allocs = allocs.max(cell.allocs());
+                let _ = write!(
+                    md,
+                    " {} ({}–{}) |",
+                    fmt_ns(sp.median),
+                    fmt_ns(sp.min),
+                    fmt_ns(sp.max)
+                );
+            }
+            let _ = writeln!(md, " {} |", fmt_allocs(allocs));
+        }
+        let _ = writeln!(
+            md,
+            "\n#### Pool size {size}: ratio to the floor / to Mutex+Condvar (same run)\n"
+        );
+        let _ = write!(md, "| contender |");
+        for t in &g.threads {
+            let _ = write!(md, " {t} thread{} |", if *t == 1 { "" } else { "s" });
+        }
+        let _ = writeln!(md);
+        let _ = writeln!(md, "|---|{}", "---:|".repeat(g.threads.len()));
+        for (c, name) in g.names.iter().enumerate() {
+            let _ = write!(md, "| {name} |");
+            for t in 0..g.threads.len() {
+                let me = g.cells[s][t][c].ns().median;
+                let floor = g.median(s, t, "floor (ArrayQueue)").unwrap_or(f64::NAN);
+                let mutex = g.median(s, t, "Mutex+Condvar").unwrap_or(f64::NAN);
+                let _ = write!(md, " {:.2}× / {:.2}× |", me / floor, me / mutex);
+            }
+            let _ = writeln!(md);
+        }
+    }
+}
+
+fn fmt_allocs(a: f64) -> String {
+    if a == 0.0 {
+        "0".into()
+    } else {
+        format!("{a:.3}")
+    }
+}
+
+fn kind_label(k: Kind) -> &'static str {
+    match k {
+        Kind::Floor => "floor",
+        Kind::Blocking => "blocking",
+        Kind::Spinning => "try + yield",
+        Kind::Unbounded => "unbounded",
+    }
+}
+
+fn hold_table(size: usize, hs: &[Hold], md: &mut String) {
+    let _ = writeln!(
+        md,
+        "\n#### Hold: {HOLD_THREADS} threads, pool of {size}, each holding its connection ~2 µs\n"
+    );
+    let _ = writeln!(
+        md,
+        "| contender | kind | cycles/s, median (min–max) | wait p50 µs | wait p99 µs | wait max µs | fairness CV | allocs/cycle |"
+    );
+    let _ = writeln!(md, "|---|---|---:|---:|---:|---:|---:|---:|");
+    for h in hs {
+        let tp = Spread::of(&h.throughput);
+        let _ = writeln!(
+            md,
+            "| {} | {} | {:.0} ({:.0}–{:.0}) | {:.1} | {:.1} | {:.0} | {:.1}% | {} |",
+            h.name,
+            h.kind.map(kind_label).unwrap_or(""),
+            tp.median,
+            tp.min,
+            tp.max,
+            Spread::of(&h.p50).median / 1e3,
+            Spread::of(&h.p99).median / 1e3,
+            h.max as f64 / 1e3,
+            Spread::of(&h.cv).median * 100.0,
+            fmt_allocs(h.allocs),
+        );
+    }
+}
+
+/// The contender that stands for tarn: the std adapter when built in, else the core.
+fn tarn_name(g: &Grid) -> &'static str {
+    if g.idx("tarn").is_some() {
+        "tarn"
+    } else {
+        "tarn-core try_checkout"
+    }
+}
+
+fn is_bounded_peer(name: &str, kind: Kind) -> bool {
+    matches!(kind, Kind::Blocking | Kind::Spinning) && !name.starts_with("tarn")
+}
+
+fn targets(g: &Grid, holds: &[(usize, Vec<Hold>)], md: &mut String) -> bool {
+    let mut all = true;
+    let mut line = |md: &mut String, ok: bool, what: String| {
+        all &= ok;
+        let _ = writeln!(md, "| {} | {what} |", if ok { "met" } else { "**missed**" });
+    };
+    let _ = writeln!(md, "\n| | target, measured in this run |");
+    let _ = writeln!(md, "|---|---|");
+    for me in ["tarn-core try_checkout", "tarn"] {
+        let Some(c) = g.idx(me) else { continue };
+        let t1 = 0; // threads = 1 is first
+        for (s, &size) in g.sizes.iter().enumerate() {
+            let v = g.cells[s][t1][c].ns().median;
+            let floor = g.median(s, t1, "floor (ArrayQueue)").unwrap_or(f64::NAN);
+            let r2d2 = g.median(s, t1, "r2d2").unwrap_or(f64::NAN);
+            let r2d2t = g
+                .median(s, t1, "r2d2 (test on checkout)")
+                .unwrap_or(f64::NAN);
+            line(
+                md,
+                v <= 1.5 * floor,
+                format!(
+                    "{me}, 1 thread, pool {size}: {} ns = {:.2}× the floor ({} ns); ≤ 1.5×",
+                    fmt_ns(v),
+                    v / floor,
+                    fmt_ns(floor)
+                ),
+            );
+            line(
+                md,
+                r2d2 >= 10.0 * v,
+                format!(
+                    "{me}, 1 thread, pool {size}: {:.1}× faster than r2d2 ({} ns; {:.1}× than r2d2 with its default test on checkout); ≥ 10×",
+                    r2d2 / v,
+                    fmt_ns(r2d2),
+                    r2d2t / v
+                ),
+            );
+        }
+    }
+    let me = tarn_name(g);
+    let c = g.idx(me).expect("tarn contender");
+    for (s, &size) in g.sizes.iter().enumerate() {
+        for (t, &threads) in g.threads.iter().enumerate() {
+            if size < threads {
+                continue;
+            }
+            let v = g.cells[s][t][c].ns().median;
+            let (best, bn) = g
+                .names
+                .iter()
+                .enumerate()
+                .filter(|(i, n)| is_bounded_peer(n, g.kinds[*i]))
+                .map(|(i, n)| (g.cells[s][t][i].ns().median, *n))
+                .min_by(|a, b| a.0.total_cmp(&b.0))
+                .expect("peers");
+            line(
+                md,
+                v <= best,
+                format!(
+                    "{me}, {threads} thread(s), pool {size}: {} ns vs best bounded peer {bn} {} ns ({:.2}×); ≤ 1×",
+                    fmt_ns(v),
+                    fmt_ns(best),
+                    v / best
+                ),
+            );
+        }
+    }
+    for (size, hs) in holds {
+        let Some(h) = hs.iter().find(|h| h.name == me) else {
+            continue;
+        };
+        let tp = Spread::of(&h.throughput).median;
+        let (best, bn) = hs
+            .iter()
+            .filter(|p| p.kind == Some(Kind::Blocking) && !p.name.starts_with("tarn"))
+            .map(|p| (Spread::of(&p.throughput).median, p.name))
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .expect("blocking peers");
+        line(
+            md,
+            tp >= 0.9 * best,
+            format!(
+                "hold, pool {size}: {me} {tp:.0} cycles/s = {:.2}× the best blocking peer ({bn}, {best:.0}); ≥ 0.9×",
+                tp / best
+            ),
+        );
+        let cvm = Spread::of(&h.cv).median;
+        line(
+            md,
+            cvm <= 0.10,
+            format!(
+                "hold, pool {size}: {me} fairness CV {:.1}%; ≤ 10%",
+                cvm * 100.0
+            ),
+        );
+    }
+    for me in ["tarn-core try_checkout", "tarn"] {
+        let Some(c) = g.idx(me) else { continue };
+        let mut worst: f64 = 0.0;
+        for s in 0..g.sizes.len() {
+            for t in 0..g.threads.len() {
+                worst = worst.max(g.cells[s][t][c].allocs());
+            }
+        }
+        for (_, hs) in holds {
+            if let Some(h) = hs.iter().find(|h| h.name == me) {
+                worst = worst.max(h.allocs);
+            }
+        }
+        line(
+            md,
+            worst == 0.0,
+            format!(
+                "{me}: allocations per cycle, worst cell: {}; = 0",
+                fmt_allocs(worst)
+            ),
+        );
+    }
+    all
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default();
+    format!("{cpu}, {cores} logical CPUs; load average at the end of the run: {load}")
+}
+
+fn main() {
+    let cfg = match Config::parse() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
+    let started = Instant::now();
+    let grid = run_grid(&cfg);
+    let spins = calibrate_spins(Duration::from_micros(2));
+    let holds: Vec<(usize, Vec<Hold>)> = [4, 1]
+        .into_iter()
+        .map(|size| (size, run_hold(&cfg, size, spins)))
+        .collect();
+    let db = sqlite::run(cfg.reps(), cfg.run_time());
+
+    let mut md = String::new();
+    let _ = writeln!(md, "### Targets\n");
+    let met = targets(&grid, &holds, &mut md);
+    let _ = writeln!(md, "\n### Cycle: check out, touch, return");
+    grid_tables(&grid, &mut md);
+    let _ = writeln!(md, "\n### Hold scenario");
+    for (size, hs) in &holds {
+        hold_table(*size, hs, &mut md);
+    }
+    let _ = writeln!(md, "\n### SQLite `SELECT 1`\n");
+    md.push_str(&db.markdown);
+    let _ = writeln!(
+        md,
+        "\n_Machine: {}. Hold: {spins} spin iterations ≈ 2 µs. Total harness time {:.0} s._",
+        machine(),
+        started.elapsed().as_secs_f64()
+    );
+    println!("{md}");
+
+    if let Some(path) = &cfg.out {
+        if let Err(e) = std::fs::write(path, &md) {
+            eprintln!("cannot write {path}: {e}");
+            std::process::exit(1);
+        }
+    }
+    if let Some(path) = &cfg.chart {
+        if let Err(e) = chart::draw(path, &grid.names, &grid.sizes, &grid.threads, |s, t, c| {
+            grid.cells[s][t][c].ns().median
+        }) {
+            eprintln!("cannot draw {path}: {e}");
+            std::process::exit(1);
+        }
+    }
+
+    if cfg.level == Level::Smoke {
+        let mut ok = true;
+        if violations() > 0 {
+            eprintln!(
+                "FAIL: a connection was held by two threads at once ({} times)",
+                violations()
+            );
+            ok = false;
+        }
+        for (s, size) in grid.sizes.iter().enumerate() {
+            for (t, threads) in grid.threads.iter().enumerate() {
+                for (c, name) in grid.names.iter().enumerate() {
+                    if grid.cells[s][t][c].cycles.contains(&0) {
+                        eprintln!("FAIL: {name} made no progress (pool {size}, {threads} threads)");
+                        ok = false;
+                    }
+                }
+            }
+        }
+        for (size, hs) in &holds {
+            for h in hs {
+                if h.throughput.iter().any(|&t| t <= 0.0) {
+                    eprintln!(
+                        "FAIL: {} made no progress in the hold scenario (pool {size})",
+                        h.name
+                    );
+                    ok = false;
+                }
+            }
+        }
+        if !db.ok {
+            eprintln!("FAIL: the SQLite scenario");
+            ok = false;
+        }
+        if !ok {
+            std::process::exit(1);
+        }
+        eprintln!("smoke: every contender made progress; no connection was held twice");
+    } else {
+        eprintln!(
+            "targets {}",
+            if met {
+                "all met"
+            } else {
+                "NOT all met (see the table)"
+            }
+        );
+    }
+}
