@@ -1,13 +1,13 @@
-//! The pool every server test uses, and the few operations the tests need from it: a
-//! checkout that waits (bounded), and the application's answer to a disconnect error.
+//! The pool every server test uses (`tarn::Pool`, the `QueuePool`), a listener that counts
+//! what it did, and the application's answer to a disconnect error.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use tarn_core::{CheckoutError, Events, InvalidateReason, Manager, Pooled, ResetMode};
+use tarn::{InvalidateReason, Listener, Manager, Pool, PooledConnection, ResetMode};
 
-/// Counts what the pool did, through its events.
+/// Counts what the pool did, through its listener hooks.
 #[derive(Debug, Default)]
 pub struct Counts {
     /// Connections invalidated (by the user, a failed reset, a failed pre-ping, ...).
@@ -27,7 +27,7 @@ impl Counts {
     }
 }
 
-impl<C> Events<C> for Counts {
+impl<C> Listener<C> for Counts {
     fn connect(&self, _conn: &mut C) {
         self.connected.fetch_add(1, Ordering::SeqCst);
     }
@@ -43,10 +43,13 @@ impl<C> Events<C> for Counts {
 }
 
 /// The pool type of the tests.
-pub type TestPool<M> = tarn_core::Pool<M, Arc<Counts>>;
+pub type TestPool<M> = Pool<M>;
 
 /// A checked-out connection of a [`TestPool`].
-pub type Conn<'a, M> = Pooled<&'a TestPool<M>>;
+pub type Conn<'a, M> = PooledConnection<'a, M>;
+
+/// The checkout error of a [`TestPool`].
+pub type GetError<E> = tarn::Error<E>;
 
 /// How a test pool is set up.
 #[derive(Debug, Clone, Copy)]
@@ -72,76 +75,50 @@ impl Default for Options {
     }
 }
 
-/// Builds a test pool and hands back its counters.
+/// Builds a test pool (checkout timeout 10 s) and hands back its counters.
 ///
 /// # Panics
 ///
 /// If the options are invalid (zero capacity).
-pub fn build<M: Manager>(manager: M, o: Options) -> (TestPool<M>, Arc<Counts>) {
+pub fn build<M>(manager: M, o: Options) -> (TestPool<M>, Arc<Counts>)
+where
+    M: Manager + Send + Sync + 'static,
+    M::Connection: Send + 'static,
+    M::Error: 'static,
+{
     let counts = Arc::new(Counts::default());
-    let pool = tarn_core::Builder::new(manager)
+    let pool = Pool::builder(manager)
         .pool_size(o.size)
         .max_overflow(o.overflow)
         .pre_ping(o.pre_ping)
         .reset_on_return(o.reset)
-        .events(Arc::clone(&counts))
+        .timeout(Duration::from_secs(10))
+        .listener(Arc::clone(&counts))
         .build()
         .expect("valid test pool options");
     (pool, counts)
-}
-
-/// Why [`get`] gave no connection.
-#[derive(Debug)]
-pub enum GetError<E> {
-    /// No connection came free within the timeout.
-    Timeout(Duration),
-    /// The pool failed to provide one (connect error, two disconnects in a row).
-    Checkout(CheckoutError<E>),
-}
-
-impl<E: std::fmt::Display> std::fmt::Display for GetError<E> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Timeout(d) => write!(f, "timed out after {d:?} waiting for a connection"),
-            Self::Checkout(CheckoutError::Connect(e)) => {
-                write!(f, "failed to open a new connection: {e}")
-            }
-            Self::Checkout(e) => write!(f, "{e}"),
-        }
-    }
 }
 
 /// Checks a connection out, waiting at most `timeout` for one to come free.
 ///
 /// # Errors
 ///
-/// [`GetError::Timeout`] when none came free in time; [`GetError::Checkout`] when the pool
-/// failed to open one (returned at once: the caller sees the cause, never a hang).
+/// [`tarn::Error::Timeout`] when none came free in time; [`tarn::Error::Connect`] at once
+/// when the pool failed to open one (the caller sees the cause, never a hang).
 pub fn get<M: Manager>(
     pool: &TestPool<M>,
     timeout: Duration,
 ) -> Result<Conn<'_, M>, GetError<M::Error>> {
-    let start = Instant::now();
-    loop {
-        match pool.try_checkout() {
-            Ok(c) => return Ok(c),
-            Err(CheckoutError::WouldBlock) if start.elapsed() < timeout => {
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            Err(CheckoutError::WouldBlock) => return Err(GetError::Timeout(start.elapsed())),
-            Err(e) => return Err(GetError::Checkout(e)),
-        }
-    }
+    pool.get_timeout(timeout)
 }
 
 /// What an application does with an error from a pooled connection: a disconnect
 /// invalidates this connection and every older one in the pool. Returns whether it was a
 /// disconnect.
-pub fn handle_error<M: Manager>(conn: Conn<'_, M>, error: &M::Error) -> bool {
-    let pool = Pooled::pool(&conn);
+pub fn handle_error<M: Manager>(pool: &TestPool<M>, conn: Conn<'_, M>, error: &M::Error) -> bool {
     if pool.manager().is_disconnect(error) {
         pool.invalidate_all();
-        Pooled::invalidate(conn);
+        PooledConnection::invalidate(conn);
         true
     } else {
         false

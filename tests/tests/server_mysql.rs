@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use tarn::managers::mysql::mysql::{self, prelude::Queryable, Conn as Client};
 use tarn::managers::MysqlManager;
-use tarn_core::{CheckoutError, Manager, ResetMode};
+use tarn::{Manager, ResetMode};
 use tarn_tests::pool::{self, get, handle_error, GetError, Options};
 use tarn_tests::proxy::Proxy;
 use tarn_tests::server::{self, addr_of, MYSQL_URL};
@@ -234,7 +234,7 @@ fn a_killed_session_is_a_disconnect_without_pre_ping() {
         pool.manager().is_disconnect(&err),
         "classified as a disconnect: {err:?}"
     );
-    assert!(handle_error(c, &err));
+    assert!(handle_error(&pool, c, &err));
     assert_eq!(pool::Counts::get(&counts.invalidated), 1);
 
     // The pool-wide invalidation replaces the surviving older connection too.
@@ -277,7 +277,7 @@ fn an_outage_fails_checkouts_clearly_and_the_same_pool_recovers() {
             .err()
             .expect("no connection while the server is cut off");
         assert!(
-            matches!(err, GetError::Checkout(CheckoutError::Connect(_))),
+            matches!(err, GetError::Connect(_)),
             "a connect error, not a timeout: {err}"
         );
         eprintln!(
