@@ -36,3 +36,31 @@ pub fn eventually(within: std::time::Duration, mut check: impl FnMut() -> bool) 
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+/// A fresh directory under the system's temp dir, removed (with its contents) on drop.
+#[derive(Debug)]
+pub struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    /// Creates `<tmp>/<prefix>_<pid>_<n>`.
+    ///
+    /// # Panics
+    ///
+    /// If the directory cannot be created.
+    pub fn new(prefix: &str) -> TempDir {
+        let path = std::env::temp_dir().join(unique_name(prefix));
+        std::fs::create_dir_all(&path).expect("create a temp dir");
+        TempDir(path)
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
