@@ -126,7 +126,7 @@ macro_rules! async_work {
         rt.block_on(async {
             let a0 = thread_allocs();
             let mut n = 0;
-            while !$w.stopped() {
+            while !$w.stopped(n) {
                 for _ in 0..BATCH {
                     let t = $w.before_checkout();
                     let mut conn = $get.await.expect("async pool get");
@@ -283,37 +283,54 @@ impl Contender for Tarn {
 // ---------------------------------------------------------------------------------------------
 // Hand-written pools
 
-/// The pool everyone writes first: `std::sync::Mutex<Vec<u64>>` and a `Condvar`.
+/// The pool everyone writes first: a `std::sync::Mutex` around the idle connections and a
+/// count of waiters, and a `Condvar`, notified only when someone waits (std's `notify_one`
+/// makes a system call even when no thread waits).
 pub struct StdMutex {
-    idle: std::sync::Mutex<Vec<u64>>,
+    inner: std::sync::Mutex<MutexInner>,
     available: std::sync::Condvar,
+}
+
+struct MutexInner {
+    idle: Vec<u64>,
+    waiting: usize,
 }
 
 impl StdMutex {
     /// A pool of `size`, all idle.
     pub fn new(size: usize) -> Self {
         StdMutex {
-            idle: std::sync::Mutex::new((0..size).map(|_| new_conn()).collect()),
+            inner: std::sync::Mutex::new(MutexInner {
+                idle: (0..size).map(|_| new_conn()).collect(),
+                waiting: 0,
+            }),
             available: std::sync::Condvar::new(),
         }
     }
 
     fn get(&self) -> u64 {
-        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         loop {
-            if let Some(c) = idle.pop() {
+            if let Some(c) = inner.idle.pop() {
                 return c;
             }
-            idle = self.available.wait(idle).unwrap_or_else(|e| e.into_inner());
+            inner.waiting += 1;
+            inner = self
+                .available
+                .wait(inner)
+                .unwrap_or_else(|e| e.into_inner());
+            inner.waiting -= 1;
         }
     }
 
     fn put(&self, conn: u64) {
-        self.idle
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(conn);
-        self.available.notify_one();
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        inner.idle.push(conn);
+        let notify = inner.waiting > 0;
+        drop(inner);
+        if notify {
+            self.available.notify_one();
+        }
     }
 }
 

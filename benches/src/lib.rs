@@ -126,6 +126,7 @@ pub struct Mode {
 #[derive(Debug)]
 pub struct Worker<'a> {
     stop: &'a AtomicBool,
+    limit: u64,
     mode: Mode,
     /// Checkout waits recorded so far (ns), if the mode records them.
     pub waits: Vec<u32>,
@@ -135,10 +136,10 @@ pub struct Worker<'a> {
 pub const BATCH: u64 = 16;
 
 impl Worker<'_> {
-    /// Whether the run is over.
+    /// Whether the run is over, after `done` cycles.
     #[inline]
-    pub fn stopped(&self) -> bool {
-        self.stop.load(Ordering::Relaxed)
+    pub fn stopped(&self, done: u64) -> bool {
+        done >= self.limit || self.stop.load(Ordering::Relaxed)
     }
 
     /// Call right before a checkout: the start of the wait, if waits are recorded.
@@ -244,6 +245,22 @@ impl RunResult {
 /// starts at the barrier and stops when the last thread has seen the stop flag and finished
 /// its batch.
 pub fn run(contender: &dyn Contender, threads: usize, duration: Duration, mode: Mode) -> RunResult {
+    run_inner(contender, threads, Some(duration), u64::MAX, mode)
+}
+
+/// Runs `contender` on one thread for `cycles` cycles (rounded up to a whole batch), with no
+/// stop flag: for instruction counts under callgrind.
+pub fn run_fixed(contender: &dyn Contender, cycles: u64) -> RunResult {
+    run_inner(contender, 1, None, cycles, Mode::default())
+}
+
+fn run_inner(
+    contender: &dyn Contender,
+    threads: usize,
+    duration: Option<Duration>,
+    limit: u64,
+    mode: Mode,
+) -> RunResult {
     let stop = AtomicBool::new(false);
     let barrier = Barrier::new(threads + 1);
     let wait_cap = if mode.record_waits { 1 << 20 } else { 0 };
@@ -253,6 +270,7 @@ pub fn run(contender: &dyn Contender, threads: usize, duration: Duration, mode: 
                 s.spawn(|| {
                     let mut w = Worker {
                         stop: &stop,
+                        limit,
                         mode,
                         waits: Vec::with_capacity(wait_cap),
                     };
@@ -263,8 +281,10 @@ pub fn run(contender: &dyn Contender, threads: usize, duration: Duration, mode: 
             .collect();
         barrier.wait();
         let start = Instant::now();
-        std::thread::sleep(duration);
-        stop.store(true, Ordering::Relaxed);
+        if let Some(duration) = duration {
+            std::thread::sleep(duration);
+            stop.store(true, Ordering::Relaxed);
+        }
         let mut result = RunResult::default();
         for h in handles {
             let (cycles, allocs, waits) = h.join().expect("a benchmark worker panicked");
@@ -285,7 +305,7 @@ pub fn run(contender: &dyn Contender, threads: usize, duration: Duration, mode: 
 pub fn drive(w: &mut Worker<'_>, mut cycle: impl FnMut(&mut Worker<'_>)) -> (u64, u64) {
     let a0 = thread_allocs();
     let mut n = 0;
-    while !w.stopped() {
+    while !w.stopped(n) {
         for _ in 0..BATCH {
             cycle(w);
         }

@@ -90,7 +90,8 @@ pub fn draw(
                 .y_desc(if s == 0 { "ns per cycle" } else { "" })
                 .x_label_formatter(&|x| format!("{x:.0}"))
                 .y_label_formatter(&|y| format!("{y:.0}"))
-                .label_style(("sans-serif", 13));
+                .label_style(("sans-serif", 13))
+                .light_line_style(WHITE);
         } else {
             mesh.disable_x_mesh().disable_y_mesh();
         }

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use tarn_benches::contenders::{self, Kind};
 use tarn_benches::stats::{cv, percentile, Spread};
-use tarn_benches::{calibrate_spins, run, violations, CountingAlloc, Mode};
+use tarn_benches::{calibrate_spins, run, run_fixed, violations, CountingAlloc, Mode};
 
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc;
@@ -37,6 +37,8 @@ struct Config {
     level: Level,
     out: Option<String>,
     chart: Option<String>,
+    /// `--profile NAME CYCLES`: run one contender on one thread, pool of 4, and exit.
+    profile: Option<(String, u64)>,
 }
 
 impl Config {
@@ -45,6 +47,7 @@ impl Config {
             level: Level::Full,
             out: None,
             chart: None,
+            profile: None,
         };
         let mut args = std::env::args().skip(1);
         while let Some(a) = args.next() {
@@ -53,9 +56,18 @@ impl Config {
                 "--smoke" => cfg.level = Level::Smoke,
                 "--out" => cfg.out = Some(args.next().ok_or("--out needs a file")?),
                 "--chart" => cfg.chart = Some(args.next().ok_or("--chart needs a file")?),
+                "--profile" => {
+                    let name = args.next().ok_or("--profile needs a contender name")?;
+                    let cycles = args
+                        .next()
+                        .and_then(|n| n.parse().ok())
+                        .ok_or("--profile needs a cycle count")?;
+                    cfg.profile = Some((name, cycles));
+                }
                 "--help" | "-h" => {
                     return Err("usage: sidebyside [--quick | --smoke] [--out FILE.md] \
-                                [--chart FILE.png]"
+                                [--chart FILE.png] \
+                                | --profile CONTENDER CYCLES"
                         .into())
                 }
                 other => return Err(format!("unknown argument {other:?} (try --help)")),
@@ -516,6 +528,20 @@ fn main() {
             std::process::exit(2);
         }
     };
+    if let Some((name, cycles)) = &cfg.profile {
+        if !contenders::ALL.contains(&name.as_str()) {
+            eprintln!("unknown contender {name:?}; one of {:?}", contenders::ALL);
+            std::process::exit(2);
+        }
+        let pool = contenders::build(name, 4);
+        let r = run_fixed(pool.as_ref(), *cycles);
+        eprintln!(
+            "{name}: {} cycles, {:.1} ns each",
+            r.cycles(),
+            r.ns_per_cycle()
+        );
+        return;
+    }
     let started = Instant::now();
     let grid = run_grid(&cfg);
     let spins = calibrate_spins(Duration::from_micros(2));
