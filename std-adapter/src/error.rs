@@ -64,6 +64,8 @@ pub enum Error<E> {
         /// Where the connection now out was checked out, when it was recorded.
         backtrace: Option<Arc<Backtrace>>,
     },
+    /// A [`Registry`](crate::Registry) could not build the pool for a key.
+    Build(crate::BuildError),
 }
 
 impl<E> Error<E> {
@@ -123,6 +125,7 @@ impl<E> fmt::Display for Error<E> {
             }
             Self::WouldBlock => f.write_str("no idle connection and no capacity to open one"),
             Self::Connect(_) => f.write_str("failed to open a new connection"),
+            Self::Build(e) => write!(f, "could not build the pool: {e}"),
             Self::Disconnected => f.write_str(
                 "listeners reported two connections in a row as disconnected on checkout",
             ),

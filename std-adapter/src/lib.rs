@@ -46,9 +46,12 @@
 #![forbid(unsafe_code)]
 
 mod adapt;
+mod base;
 mod error;
 mod events;
+mod kinds;
 mod pool;
+mod registry;
 mod sync;
 mod wait;
 
@@ -56,10 +59,15 @@ pub mod managers;
 
 pub use tarn_core as core;
 
+pub use base::KindBuilder;
 pub use error::Error;
 pub use events::{CheckoutEvent, Disconnected, Listener, Stats};
+pub use kinds::{
+    AssertionPool, KindConnection, NullPool, SingletonThreadPool, StaticConnection, StaticPool,
+};
 pub use pool::{
     Builder, OwnedPooledConnection, Pool, PooledConnection, QueuePool, State, DEFAULT_TIMEOUT,
     UNBOUNDED_IDLE_CAP,
 };
+pub use registry::{ConnectArgs, Registry};
 pub use tarn_core::{BuildError, IdleOrder, InvalidateReason, Manager, ResetMode};
