@@ -70,6 +70,8 @@ mod sync;
 
 #[cfg(feature = "testing")]
 pub mod testing;
+#[cfg(feature = "testing")]
+pub mod model;
 
 #[cfg(feature = "alloc")]
 pub use builder::{Builder, Pool};
