@@ -1,0 +1,208 @@
+//! What the core models share: a manager and events built on loom's atomics (so every
+//! access is part of the model), and a table that catches a connection held twice.
+#![allow(dead_code)] // each model uses a different part
+
+use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use loom::sync::Arc;
+use tarn_core::{CheckoutEvent, Disconnected, Events, Manager, RawPool, ResetMode, Storage};
+
+/// Connection ids a model may use (ids start at 1).
+pub const MAX_IDS: usize = 8;
+
+/// A connection: its id, in order of opening.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Conn(pub usize);
+
+#[derive(Debug)]
+struct Counts {
+    next: AtomicUsize,
+    closes: [AtomicUsize; MAX_IDS],
+}
+
+/// A manager that numbers its connections and counts every close per id.
+#[derive(Debug, Clone)]
+pub struct Mgr(Arc<Counts>);
+
+impl Mgr {
+    pub fn new() -> Self {
+        Mgr(Arc::new(Counts {
+            next: AtomicUsize::new(1),
+            closes: core::array::from_fn(|_| AtomicUsize::new(0)),
+        }))
+    }
+
+    /// Connections opened so far.
+    pub fn opened(&self) -> usize {
+        self.0.next.load(Ordering::SeqCst) - 1
+    }
+
+    /// How many times connection `id` was closed.
+    pub fn closes(&self, id: usize) -> usize {
+        self.0.closes[id].load(Ordering::SeqCst)
+    }
+
+    /// Connections opened and not closed (`detached` ones count as closed by their owner).
+    pub fn open(&self) -> usize {
+        (1..=self.opened())
+            .filter(|&id| self.closes(id) == 0)
+            .count()
+    }
+
+    /// Every connection opened was closed exactly once.
+    #[track_caller]
+    pub fn assert_all_closed_once(&self) {
+        for id in 1..=self.opened() {
+            assert_eq!(
+                self.closes(id),
+                1,
+                "connection {id} closed {} times",
+                self.closes(id)
+            );
+        }
+    }
+}
+
+impl Manager for Mgr {
+    type Connection = Conn;
+    type Error = ();
+
+    fn connect(&self) -> Result<Conn, ()> {
+        let id = self.0.next.fetch_add(1, Ordering::SeqCst);
+        assert!(
+            id < MAX_IDS,
+            "the model opened more connections than it tracks"
+        );
+        Ok(Conn(id))
+    }
+
+    fn reset(&self, _conn: &mut Conn, _mode: ResetMode) -> Result<(), ()> {
+        Ok(())
+    }
+
+    fn close(&self, conn: Conn) {
+        self.0.closes[conn.0].fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[derive(Debug)]
+struct Live {
+    capacity: usize,
+    live: AtomicUsize,
+    hook_disconnects: AtomicUsize,
+    first_connects: AtomicUsize,
+}
+
+/// Events that check, at every open, that no more than `capacity` connections are live, and
+/// whose checkout hook answers "disconnected" a set number of times.
+#[derive(Debug, Clone)]
+pub struct Hooks(Arc<Live>);
+
+impl Hooks {
+    pub fn new(capacity: usize, hook_disconnects: usize) -> Self {
+        Hooks(Arc::new(Live {
+            capacity,
+            live: AtomicUsize::new(0),
+            hook_disconnects: AtomicUsize::new(hook_disconnects),
+            first_connects: AtomicUsize::new(0),
+        }))
+    }
+
+    /// Connections opened and not yet closed or detached, as the events saw them.
+    pub fn live(&self) -> usize {
+        self.0.live.load(Ordering::SeqCst)
+    }
+}
+
+impl Events<Conn> for Hooks {
+    fn first_connect(&self, _conn: &mut Conn) {
+        let n = self.0.first_connects.fetch_add(1, Ordering::SeqCst);
+        assert_eq!(n, 0, "first_connect fired twice");
+    }
+
+    fn connect(&self, _conn: &mut Conn) {
+        let live = self.0.live.fetch_add(1, Ordering::SeqCst) + 1;
+        assert!(
+            live <= self.0.capacity,
+            "{live} connections open, above pool_size + max_overflow = {}",
+            self.0.capacity
+        );
+    }
+
+    fn checkout(&self, _conn: &mut Conn, _event: &CheckoutEvent) -> Result<(), Disconnected> {
+        let n = &self.0.hook_disconnects;
+        let mut cur = n.load(Ordering::SeqCst);
+        while cur > 0 {
+            match n.compare_exchange(cur, cur - 1, Ordering::SeqCst, Ordering::SeqCst) {
+                Ok(_) => return Err(Disconnected),
+                Err(seen) => cur = seen,
+            }
+        }
+        Ok(())
+    }
+
+    fn close(&self, _conn: &mut Conn) {
+        self.0.live.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    fn detach(&self, _conn: &mut Conn) {
+        self.0.live.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl Hooks {
+    /// How many times `first_connect` fired.
+    pub fn first_connects(&self) -> usize {
+        self.0.first_connects.load(Ordering::SeqCst)
+    }
+}
+
+/// Checks the counts of a pool nobody uses any more: nothing out, at most `pool_size` idle,
+/// the manager, the events and the pool agree on how many are open, and `first_connect`
+/// fired once if anything was opened.
+#[track_caller]
+pub fn assert_quiescent<K, S: Storage<Conn, ()>>(
+    pool: &RawPool<Mgr, Hooks, K, (), S>,
+    mgr: &Mgr,
+    hooks: &Hooks,
+    detached: usize,
+) {
+    let state = pool.state();
+    assert_eq!(state.checked_out, 0, "{state:?}");
+    assert!(state.idle <= state.pool_size, "{state:?}");
+    assert_eq!(mgr.open(), state.open + detached, "manager vs {state:?}");
+    assert_eq!(hooks.live(), state.open, "events vs {state:?}");
+    assert_eq!(hooks.first_connects(), usize::from(mgr.opened() > 0));
+}
+
+/// Which connections some thread holds right now.
+#[derive(Debug)]
+pub struct Holders([AtomicBool; MAX_IDS]);
+
+impl Holders {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Holders(core::array::from_fn(|_| AtomicBool::new(false))))
+    }
+
+    /// Records that the calling thread now holds `id`; panics if another thread does.
+    #[track_caller]
+    pub fn take(&self, id: usize) {
+        assert!(
+            !self.0[id].swap(true, Ordering::SeqCst),
+            "connection {id} handed out while another thread holds it"
+        );
+    }
+
+    /// Records that `id` is about to be given back.
+    pub fn give(&self, id: usize) {
+        self.0[id].store(false, Ordering::SeqCst);
+    }
+}
+
+/// Runs `f` under loom with the bound from `LOOM_MAX_PREEMPTIONS` (default 2 here).
+pub fn model<F: Fn() + Sync + Send + 'static>(f: F) {
+    let mut builder = loom::model::Builder::new();
+    if builder.preemption_bound.is_none() {
+        builder.preemption_bound = Some(2);
+    }
+    builder.check(f);
+}
