@@ -70,6 +70,13 @@ pub fn build(name: &str, size: usize) -> Box<dyn Contender> {
     match name {
         "floor (ArrayQueue)" => Box::new(Floor::new(size)),
         "tarn-core try_checkout" => Box::new(TarnCore::new(size)),
+        // Variants for profiling (`--profile`), not in the tables.
+        "tarn-core lifo" => Box::new(TarnCore::with(size, |b| {
+            b.idle_order(tarn_core::IdleOrder::Lifo)
+        })),
+        "tarn-core no reset" => Box::new(TarnCore::with(size, |b| {
+            b.reset_on_return(tarn_core::ResetMode::None)
+        })),
         #[cfg(feature = "adapter")]
         "tarn" => Box::new(Tarn::new(size)),
         "Mutex+Condvar" => Box::new(StdMutex::new(size)),
@@ -216,7 +223,15 @@ pub struct TarnCore {
 impl TarnCore {
     /// A pool of `size` (no overflow), all opened.
     pub fn new(size: usize) -> Self {
-        let pool = tarn_core::Builder::new(UnitManager)
+        Self::with(size, |b| b)
+    }
+
+    /// A pool of `size` (no overflow) with more settings, all opened.
+    pub fn with(
+        size: usize,
+        settings: impl FnOnce(tarn_core::Builder<UnitManager>) -> tarn_core::Builder<UnitManager>,
+    ) -> Self {
+        let pool = settings(tarn_core::Builder::new(UnitManager))
             .pool_size(size)
             .max_overflow(0)
             .build()
