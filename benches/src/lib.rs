@@ -313,3 +313,51 @@ pub fn drive(w: &mut Worker<'_>, mut cycle: impl FnMut(&mut Worker<'_>)) -> (u64
     }
     (n, thread_allocs() - a0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contenders::{self, Kind};
+
+    /// A "pool" that hands the same connection to every thread: the smoke check must see it.
+    struct SharesOneConnection(u64);
+
+    impl Contender for SharesOneConnection {
+        fn name(&self) -> &'static str {
+            "broken"
+        }
+        fn kind(&self) -> Kind {
+            Kind::Blocking
+        }
+        fn work(&self, w: &mut Worker<'_>, barrier: &Barrier) -> (u64, u64) {
+            barrier.wait();
+            drive(w, |w| {
+                w.use_conn(self.0);
+            })
+        }
+    }
+
+    #[test]
+    fn smoke_check_catches_a_connection_held_twice() {
+        let before = violations();
+        let broken = SharesOneConnection(new_conn());
+        let mode = Mode {
+            check: true,
+            hold_spins: 2_000,
+            record_waits: false,
+        };
+        let r = run(&broken, 4, Duration::from_millis(100), mode);
+        assert!(r.cycles() > 0);
+        assert!(violations() > before, "double use went unnoticed");
+    }
+
+    #[test]
+    fn every_contender_completes_cycles_on_one_thread() {
+        for name in contenders::ALL {
+            let pool = contenders::build(name, 2);
+            let r = run_fixed(pool.as_ref(), 100);
+            assert_eq!(r.cycles(), 112, "{name}: whole batches of {BATCH}");
+            assert_eq!(pool.name(), *name);
+        }
+    }
+}
