@@ -1,0 +1,141 @@
+//! Zero allocations per checkout/checkin cycle in steady state, counted by a global
+//! allocator: tarn-core's heap `Pool` (FIFO and LIFO), its `FixedPool`, and the std adapter's
+//! `tarn::Pool::get` / `try_get`.
+//!
+//! The allocator counts only on a thread that armed it (a `const` thread-local, which needs
+//! no allocation itself), so tests running in parallel do not disturb each other.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use tarn_core::testing::ScriptedManager;
+use tarn_core::{Builder, FixedPool, IdleOrder, NoClock, NopEvents, Settings};
+
+struct Counting;
+
+thread_local! {
+    static ARMED: Cell<bool> = const { Cell::new(false) };
+    static COUNT: Cell<usize> = const { Cell::new(0) };
+}
+
+fn note() {
+    let _ = ARMED.try_with(|armed| {
+        if armed.get() {
+            let _ = COUNT.try_with(|c| c.set(c.get() + 1));
+        }
+    });
+}
+
+// SAFETY: every call is forwarded unchanged to `System`, which upholds the `GlobalAlloc`
+// contract; the counting touches only `const` thread-locals, which never allocate.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note();
+        // SAFETY: forwarded from the caller.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        note();
+        // SAFETY: forwarded from the caller.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note();
+        // SAFETY: forwarded from the caller.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded from the caller.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Allocations made by `f` on this thread.
+fn allocations(f: impl FnOnce()) -> usize {
+    COUNT.with(|c| c.set(0));
+    ARMED.with(|a| a.set(true));
+    f();
+    ARMED.with(|a| a.set(false));
+    COUNT.with(|c| c.get())
+}
+
+const CYCLES: usize = if cfg!(miri) { 20 } else { 10_000 };
+
+#[test]
+fn the_counter_counts() {
+    let n = allocations(|| drop(std::hint::black_box(Box::new(7u64))));
+    assert_eq!(n, 1, "the counting allocator must see a Box");
+}
+
+#[test]
+fn core_pool_cycles_allocate_nothing() {
+    for order in [IdleOrder::Fifo, IdleOrder::Lifo] {
+        let pool = Builder::new(ScriptedManager::new())
+            .pool_size(2)
+            .max_overflow(1)
+            .idle_order(order)
+            .build()
+            .unwrap();
+        // Warm up: open the connections the steady state reuses.
+        drop((pool.try_checkout().unwrap(), pool.try_checkout().unwrap()));
+        let n = allocations(|| {
+            for _ in 0..CYCLES {
+                let a = pool.try_checkout().unwrap();
+                let b = pool.try_checkout().unwrap();
+                drop(a);
+                drop(b);
+            }
+        });
+        assert_eq!(n, 0, "{order:?}: {n} allocations in {CYCLES} cycles");
+        assert_eq!(
+            pool.manager().opened(),
+            2,
+            "steady state reuses the same connections"
+        );
+    }
+}
+
+#[test]
+fn fixed_pool_cycles_allocate_nothing() {
+    let pool: FixedPool<ScriptedManager, 3> = FixedPool::with_parts(
+        ScriptedManager::new(),
+        NopEvents,
+        NoClock,
+        Settings::new().pool_size(2),
+    );
+    drop((pool.try_checkout().unwrap(), pool.try_checkout().unwrap()));
+    let n = allocations(|| {
+        for _ in 0..CYCLES {
+            let a = pool.try_checkout().unwrap();
+            drop(a);
+        }
+    });
+    assert_eq!(n, 0, "{n} allocations in {CYCLES} cycles");
+}
+
+#[test]
+fn adapter_get_cycles_allocate_nothing() {
+    let pool = tarn::Pool::builder(ScriptedManager::new())
+        .pool_size(2)
+        .build()
+        .unwrap();
+    drop((pool.get().unwrap(), pool.get().unwrap()));
+    let n = allocations(|| {
+        for _ in 0..CYCLES {
+            let a = pool.get().unwrap();
+            let b = pool.get().unwrap();
+            drop(a);
+            drop(b);
+        }
+    });
+    assert_eq!(n, 0, "get: {n} allocations in {CYCLES} cycles");
+    let n = allocations(|| {
+        for _ in 0..CYCLES {
+            drop(pool.try_get().unwrap());
+        }
+    });
+    assert_eq!(n, 0, "try_get: {n} allocations in {CYCLES} cycles");
+}
