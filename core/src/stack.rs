@@ -124,7 +124,7 @@ impl IndexStack {
             let new = self.pack(idx as usize, count + 1, tag.wrapping_add(1));
             match self
                 .head
-                .compare_exchange_weak(word, new, Ordering::Release, Ordering::Relaxed)
+                .compare_exchange_weak(word, new, Ordering::SeqCst, Ordering::Relaxed)
             {
                 Ok(_) => return Ok(()),
                 Err(seen) => word = seen,
