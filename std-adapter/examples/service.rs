@@ -17,6 +17,16 @@
 //! ```
 //!
 //! Exits non-zero if an operation failed unexpectedly or the total balance changed.
+// Built without any database feature, the example only explains which feature to enable.
+#![cfg_attr(
+    not(any(
+        feature = "sqlite",
+        feature = "postgres",
+        feature = "mysql",
+        feature = "redis"
+    )),
+    allow(dead_code)
+)]
 
 use std::error::Error as StdError;
 use std::fmt::{self, Write as _};

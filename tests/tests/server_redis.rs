@@ -249,9 +249,9 @@ fn an_outage_fails_checkouts_clearly_and_the_same_pool_recovers() {
     proxy.cut();
     let start = Instant::now();
     for _ in 0..3 {
-        let err = get(&pool, Duration::from_secs(3))
-            .err()
-            .expect("no connection while the server is cut off");
+        let Err(err) = get(&pool, Duration::from_secs(3)) else {
+            panic!("no connection while the server is cut off");
+        };
         assert!(
             matches!(err, GetError::Connect(_)),
             "a connect error, not a timeout: {err}"

@@ -180,7 +180,9 @@ fn an_unopenable_file_fails_the_checkout_with_the_cause() {
     let dir = TempDir::new("tarn_sqlite");
     let manager = SqliteManager::file(dir.path().join("missing-dir/db.sqlite"));
     let pool = pool(manager, 1, ResetMode::Rollback);
-    let err = pool.get().err().expect("the file cannot be opened");
+    let Err(err) = pool.get() else {
+        panic!("the file cannot be opened");
+    };
     let tarn::Error::Connect(cause) = &err else {
         panic!("a connect error, not {err}");
     };

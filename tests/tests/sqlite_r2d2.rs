@@ -76,7 +76,9 @@ fn an_r2d2_connect_error_reaches_the_caller_with_its_cause() {
         dir.path().join("missing-dir/db.sqlite"),
     ));
     let pool = Pool::builder(manager).pool_size(1).build().unwrap();
-    let err = pool.get().err().expect("cannot open");
+    let Err(err) = pool.get() else {
+        panic!("cannot open");
+    };
     assert!(
         matches!(err, tarn::Error::Connect(R2d2Error::Manager(_))),
         "{err:?}"

@@ -10,11 +10,11 @@
 //! ```no_run
 //! use tarn::managers::MysqlManager;
 //! use tarn::managers::mysql::mysql::prelude::Queryable;
-//! use tarn_core::Builder;
+//! use tarn::Pool;
 //!
 //! let manager = MysqlManager::from_url("mysql://root@127.0.0.1:3306/test")?;
-//! let pool = Builder::new(manager).pool_size(4).build()?;
-//! let mut conn = pool.try_checkout()?;
+//! let pool = Pool::builder(manager).pool_size(4).build()?;
+//! let mut conn = pool.get()?;
 //! let two: Option<i64> = conn.query_first("SELECT 1 + 1")?;
 //! assert_eq!(two, Some(2));
 //! # Ok::<(), Box<dyn std::error::Error>>(())

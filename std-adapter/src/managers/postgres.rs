@@ -9,11 +9,11 @@
 //!
 //! ```no_run
 //! use tarn::managers::PostgresManager;
-//! use tarn_core::Builder;
+//! use tarn::Pool;
 //!
 //! let manager = PostgresManager::from_url("postgres://postgres@127.0.0.1:5432/test")?;
-//! let pool = Builder::new(manager).pool_size(4).pre_ping(true).build()?;
-//! let mut conn = pool.try_checkout()?;
+//! let pool = Pool::builder(manager).pool_size(4).pre_ping(true).build()?;
+//! let mut conn = pool.get()?;
 //! let row = conn.query_one("SELECT 1 + 1", &[])?;
 //! assert_eq!(row.get::<_, i32>(0), 2);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -195,7 +195,9 @@ mod tests {
     fn a_refused_connection_is_a_disconnect() {
         // Port 1 on loopback: nothing listens there.
         let m = PostgresManager::from_url("postgres://u@127.0.0.1:1/db?connect_timeout=2").unwrap();
-        let err = m.connect().err().expect("nothing listens on port 1");
+        let Err(err) = m.connect() else {
+            panic!("nothing listens on port 1");
+        };
         assert!(m.is_disconnect(&err), "{err:?}");
     }
 }

@@ -18,9 +18,34 @@
 //!
 //! # Examples
 //!
+//! Any r2d2 manager, here a minimal one:
+//!
+//! ```
+//! use tarn::managers::r2d2::r2d2::ManageConnection;
+//! use tarn::managers::R2d2Manager;
+//! use tarn::Pool;
+//!
+//! struct Sevens;
+//!
+//! impl ManageConnection for Sevens {
+//!     type Connection = u32;
+//!     type Error = std::io::Error;
+//!     fn connect(&self) -> Result<u32, std::io::Error> { Ok(7) }
+//!     fn is_valid(&self, _: &mut u32) -> Result<(), std::io::Error> { Ok(()) }
+//!     fn has_broken(&self, _: &mut u32) -> bool { false }
+//! }
+//!
+//! let pool = Pool::builder(R2d2Manager::new(Sevens)).pool_size(2).pre_ping(true).build()?;
+//! assert_eq!(*pool.get()?, 7);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! `r2d2_sqlite`'s manager with tarn's rollback on return (the crate's integration tests run
+//! this):
+//!
 //! ```ignore
 //! use tarn::managers::R2d2Manager;
-//! use tarn_core::{Builder, ResetMode};
+//! use tarn::{Pool, ResetMode};
 //!
 //! let manager = R2d2Manager::new(r2d2_sqlite::SqliteConnectionManager::file("app.db"))
 //!     .on_reset(|conn, mode| match mode {
@@ -28,7 +53,7 @@
 //!         ResetMode::Commit if !conn.is_autocommit() => conn.execute_batch("COMMIT"),
 //!         _ => Ok(()),
 //!     });
-//! let pool = Builder::new(manager).pool_size(4).build()?;
+//! let pool = Pool::builder(manager).pool_size(4).build()?;
 //! ```
 
 use std::fmt;

@@ -19,12 +19,12 @@
 //! ```no_run
 //! use tarn::managers::RedisManager;
 //! use tarn::managers::redis::redis::Commands;
-//! use tarn_core::Builder;
+//! use tarn::Pool;
 //!
-//! let pool = Builder::new(RedisManager::from_url("redis://127.0.0.1:6379/0")?)
+//! let pool = Pool::builder(RedisManager::from_url("redis://127.0.0.1:6379/0")?)
 //!     .pool_size(4)
 //!     .build()?;
-//! let mut conn = pool.try_checkout()?;
+//! let mut conn = pool.get()?;
 //! let _: () = conn.set("greeting", "hello")?;
 //! let got: String = conn.get("greeting")?;
 //! assert_eq!(got, "hello");
@@ -179,7 +179,9 @@ mod tests {
         let m = RedisManager::from_url("redis://127.0.0.1:1/0")
             .unwrap()
             .connect_timeout(Duration::from_secs(2));
-        let err = m.connect().err().expect("nothing listens on port 1");
+        let Err(err) = m.connect() else {
+            panic!("nothing listens on port 1");
+        };
         assert!(m.is_disconnect(&err), "{err:?}");
     }
 

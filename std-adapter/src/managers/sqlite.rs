@@ -18,18 +18,18 @@
 //!
 //! ```
 //! use tarn::managers::SqliteManager;
-//! use tarn_core::{Builder, Manager, ResetMode};
+//! use tarn::Pool;
 //!
 //! let dir = std::env::temp_dir().join(format!("tarn-doc-sqlite-{}", std::process::id()));
 //! std::fs::create_dir_all(&dir)?;
 //! let manager = SqliteManager::file(dir.join("app.db")).wal(true);
-//! let pool = Builder::new(manager).pool_size(2).build()?;
+//! let pool = Pool::builder(manager).pool_size(2).build()?;
 //!
-//! let conn = pool.try_checkout()?;
+//! let conn = pool.get()?;
 //! conn.execute_batch("CREATE TABLE IF NOT EXISTS t (x INTEGER); BEGIN; INSERT INTO t VALUES (1);")?;
 //! drop(conn); // rolled back on return: the pool's default reset
 //!
-//! let conn = pool.try_checkout()?;
+//! let conn = pool.get()?;
 //! let n: i64 = conn.query_row("SELECT count(*) FROM t", [], |r| r.get(0))?;
 //! assert_eq!(n, 0);
 //! # drop(conn);
@@ -200,7 +200,7 @@ impl SqliteManager {
     ///
     /// ```
     /// use tarn::managers::SqliteManager;
-    /// use tarn_core::Manager;
+    /// use tarn::Manager;
     ///
     /// let manager = SqliteManager::memory()
     ///     .on_connect(|conn| conn.execute_batch("PRAGMA foreign_keys = ON"));
