@@ -171,7 +171,7 @@ impl WaitQueue {
 
     /// Waits in line until `attempt` gives a connection or an error, or `deadline` passes
     /// (`None`: no deadline). `attempt` is called only when this thread holds a
-    /// notification, and once more at the deadline.
+    /// notification (a woken waiter always tries before it reports a timeout).
     pub(crate) fn wait<T, E>(
         &self,
         deadline: Option<Instant>,
@@ -196,7 +196,7 @@ impl WaitQueue {
         loop {
             let note = me.note.swap(NONE, Ordering::SeqCst);
             let expired = deadline.is_some_and(|d| Instant::now() >= d);
-            if note != NONE || expired {
+            if note != NONE {
                 match attempt() {
                     Attempt::Got(t) => {
                         self.leave(&me, note == CHAIN);
@@ -206,12 +206,14 @@ impl WaitQueue {
                         self.leave(&me, note == CHAIN);
                         return Err(WaitError::Failed(e));
                     }
-                    Attempt::Busy if expired => {
-                        let waiters = self.leave(&me, false);
-                        return Err(WaitError::TimedOut { waiters });
-                    }
                     Attempt::Busy => {}
                 }
+            }
+            if expired {
+                // Without a notification there is nothing to try: trying anyway would take
+                // a connection announced to a waiter ahead of this one.
+                let waiters = self.leave(&me, false);
+                return Err(WaitError::TimedOut { waiters });
             }
             if me.note.load(Ordering::SeqCst) != NONE {
                 continue; // notified meanwhile: retry before sleeping

@@ -1,0 +1,222 @@
+//! Point 4: the five pool kinds.
+
+use std::sync::{Arc, Mutex};
+
+use tarn::{
+    AssertionPool, Error, KindConnection, Listener, NullPool, SingletonThreadPool, StaticPool,
+};
+use tarn_core::testing::ScriptedManager;
+
+#[test]
+fn null_pool_opens_and_closes_per_checkout_with_reset() {
+    let manager = ScriptedManager::new();
+    let pool = NullPool::new(manager.clone());
+    for i in 1..=3 {
+        let c = pool.get().unwrap();
+        assert_eq!(c.id, i, "a new connection each time");
+        drop(c);
+        assert_eq!(manager.closed(), i);
+    }
+    assert_eq!(manager.resets(), 3, "reset on return before closing");
+    assert_eq!(pool.status(), "NullPool");
+    manager.assert_all_closed_once(0);
+}
+
+#[test]
+fn static_pool_shares_one_connection_across_threads() {
+    let manager = ScriptedManager::new();
+    let pool = StaticPool::new(manager.clone());
+    let ids = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..8 {
+            s.spawn(|| {
+                let a = pool.get().unwrap();
+                let b = pool.get().unwrap(); // held at once: shared access
+                ids.lock().unwrap().push((a.id, b.id));
+            });
+        }
+    });
+    assert!(ids.lock().unwrap().iter().all(|&(a, b)| a == 1 && b == 1));
+    assert_eq!(manager.opened(), 1);
+    let held = pool.get().unwrap();
+    pool.dispose();
+    assert_eq!(
+        manager.closed(),
+        0,
+        "still in use: not closed under its users"
+    );
+    drop(held);
+    assert_eq!(manager.closed(), 1, "closed once the last handle is gone");
+    assert_eq!(pool.get().unwrap().id, 2, "a new one after dispose");
+    drop(pool);
+    manager.assert_all_closed_once(0);
+}
+
+#[test]
+fn assertion_pool_second_checkout_carries_the_first_backtrace() {
+    #[inline(never)]
+    fn first_checkout_site(
+        pool: &AssertionPool<ScriptedManager>,
+    ) -> KindConnection<'_, ScriptedManager> {
+        pool.get().unwrap()
+    }
+    let manager = ScriptedManager::new();
+    let pool = AssertionPool::new(manager.clone());
+    let first = first_checkout_site(&pool);
+    let err = pool.get().unwrap_err();
+    let Error::AlreadyCheckedOut {
+        backtrace: Some(bt),
+    } = &err
+    else {
+        panic!("expected AlreadyCheckedOut with a backtrace, got {err:?}");
+    };
+    assert_eq!(bt.status(), std::backtrace::BacktraceStatus::Captured);
+    let text = err.to_string();
+    assert!(
+        text.starts_with("connection is already checked out at:"),
+        "{text}"
+    );
+    assert!(
+        text.contains("first_checkout_site"),
+        "the first checkout's frames: {text}"
+    );
+    drop(first);
+    let again = pool.get().unwrap();
+    assert_eq!(again.id, 1, "the one connection is reused");
+    drop(again);
+    drop(pool);
+    manager.assert_all_closed_once(0);
+}
+
+#[test]
+fn singleton_thread_pool_one_connection_per_thread() {
+    let manager = ScriptedManager::new();
+    let pool = SingletonThreadPool::builder(manager.clone())
+        .pool_size(10)
+        .build();
+    let main_id = pool.get().unwrap().id;
+    assert_eq!(pool.get().unwrap().id, main_id);
+    let other = std::thread::scope(|s| {
+        s.spawn(|| {
+            let a = pool.get().unwrap().id;
+            let b = pool.get().unwrap().id;
+            assert_eq!(a, b);
+            a
+        })
+        .join()
+        .unwrap()
+    });
+    assert_ne!(other, main_id);
+    assert!(pool.status().starts_with("SingletonThreadPool id:"));
+}
+
+#[test]
+fn singleton_thread_pool_closes_a_thread_connection_at_thread_exit() {
+    let manager = ScriptedManager::new();
+    let pool = SingletonThreadPool::builder(manager.clone())
+        .pool_size(10)
+        .build();
+    std::thread::scope(|s| {
+        s.spawn(|| drop(pool.get().unwrap()));
+    });
+    assert_eq!(manager.closed(), 1, "closed when its thread exited");
+    assert_eq!(pool.size(), 0);
+}
+
+#[test]
+fn singleton_thread_pool_keeps_at_most_pool_size_threads() {
+    let manager = ScriptedManager::new();
+    let pool = SingletonThreadPool::builder(manager.clone())
+        .pool_size(2)
+        .build();
+    let barrier = std::sync::Barrier::new(5);
+    std::thread::scope(|s| {
+        for _ in 0..5 {
+            s.spawn(|| {
+                drop(pool.get().unwrap());
+                barrier.wait(); // all five alive at once
+                assert!(pool.size() <= 2);
+            });
+        }
+    });
+    assert!(manager.closed() >= 3, "the clean-up rule closed the oldest");
+    drop(pool);
+    manager.assert_all_closed_once(0);
+}
+
+#[test]
+fn singleton_thread_pool_nested_checkout_is_an_error() {
+    let pool = SingletonThreadPool::new(ScriptedManager::new());
+    let held = pool.get().unwrap();
+    assert!(matches!(
+        pool.get(),
+        Err(Error::AlreadyCheckedOut { backtrace: None })
+    ));
+    drop(held);
+    assert!(pool.get().is_ok());
+}
+
+#[test]
+fn singleton_thread_pool_checkout_from_a_thread_local_destructor_works() {
+    struct UsesPoolOnExit(Option<SingletonThreadPool<ScriptedManager>>);
+    impl Drop for UsesPoolOnExit {
+        fn drop(&mut self) {
+            if let Some(p) = self.0.take() {
+                let c = p.get().expect("a checkout during thread exit still works");
+                assert!(c.id >= 1);
+            }
+        }
+    }
+    thread_local! {
+        static LATE: std::cell::RefCell<UsesPoolOnExit> = const { std::cell::RefCell::new(UsesPoolOnExit(None)) };
+    }
+    let manager = ScriptedManager::new();
+    let pool = SingletonThreadPool::new(manager.clone());
+    let p2 = pool.clone();
+    std::thread::spawn(move || {
+        drop(p2.get().unwrap());
+        LATE.with(|l| l.borrow_mut().0 = Some(p2.clone()));
+    })
+    .join()
+    .unwrap();
+    drop(pool);
+    manager.assert_all_closed_once(0);
+}
+
+#[test]
+fn kinds_fire_listener_events() {
+    #[derive(Default)]
+    struct Log(Mutex<Vec<&'static str>>);
+    impl<C> Listener<C> for Log {
+        fn first_connect(&self, _: &mut C) {
+            self.0.lock().unwrap().push("first_connect");
+        }
+        fn connect(&self, _: &mut C) {
+            self.0.lock().unwrap().push("connect");
+        }
+        fn checkin(&self, _: &mut C) {
+            self.0.lock().unwrap().push("checkin");
+        }
+        fn close(&self, _: &mut C) {
+            self.0.lock().unwrap().push("close");
+        }
+    }
+    let log = Arc::new(Log::default());
+    let pool = NullPool::builder(ScriptedManager::new())
+        .listener(Arc::clone(&log))
+        .build();
+    drop(pool.get().unwrap());
+    drop(pool.get().unwrap());
+    assert_eq!(
+        *log.0.lock().unwrap(),
+        [
+            "first_connect",
+            "connect",
+            "checkin",
+            "close",
+            "connect",
+            "checkin",
+            "close"
+        ]
+    );
+}
