@@ -1,7 +1,8 @@
 //! The "server required" rule: under `CI=true` a server the tests cannot reach is a test
 //! failure; anywhere else the test says plainly that it skipped, and why.
 
-use std::fmt::Display;
+use std::error::Error;
+use std::io::Write;
 
 /// PostgreSQL on this machine: trust auth, database `test`.
 pub const POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
@@ -9,6 +10,21 @@ pub const POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 pub const MYSQL_URL: &str = "mysql://root@127.0.0.1:3306/test";
 /// Redis on this machine.
 pub const REDIS_URL: &str = "redis://127.0.0.1:6379/0";
+
+/// The PostgreSQL URL of the tests: `TARN_TEST_POSTGRES_URL`, or [`POSTGRES_URL`].
+pub fn postgres_url() -> String {
+    std::env::var("TARN_TEST_POSTGRES_URL").unwrap_or_else(|_| POSTGRES_URL.to_owned())
+}
+
+/// The MariaDB/MySQL URL of the tests: `TARN_TEST_MYSQL_URL`, or [`MYSQL_URL`].
+pub fn mysql_url() -> String {
+    std::env::var("TARN_TEST_MYSQL_URL").unwrap_or_else(|_| MYSQL_URL.to_owned())
+}
+
+/// The Redis URL of the tests: `TARN_TEST_REDIS_URL`, or [`REDIS_URL`].
+pub fn redis_url() -> String {
+    std::env::var("TARN_TEST_REDIS_URL").unwrap_or_else(|_| REDIS_URL.to_owned())
+}
 
 /// Whether the tests run in CI (`CI=true`), where a missing server fails the run.
 pub fn in_ci() -> bool {
@@ -23,7 +39,7 @@ pub fn in_ci() -> bool {
 /// # Panics
 ///
 /// Under `CI=true`, when `connect` fails.
-pub fn require<T, E: Display>(
+pub fn require<T, E: Error>(
     test: &str,
     server: &str,
     addr: &str,
@@ -32,13 +48,32 @@ pub fn require<T, E: Display>(
     match connect() {
         Ok(v) => Some(v),
         Err(e) if in_ci() => panic!(
-            "{test}: {server} not reachable at {addr}: {e} (CI=true: the server tests must run)"
+            "{test}: {server} not reachable at {addr}: {} (CI=true: the server tests must run)",
+            with_causes(&e)
         ),
         Err(e) => {
-            eprintln!("SKIPPED {test}: {server} not reachable at {addr}: {e}");
+            // Written to the process's stderr directly, not through `eprintln!`, so the test
+            // harness does not capture it: a skip is always visible.
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED {test}: {server} not reachable at {addr}: {}",
+                with_causes(&e)
+            );
             None
         }
     }
+}
+
+/// An error's message followed by each of its causes.
+pub fn with_causes(e: &dyn Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
 }
 
 /// The address part of a URL (`host:port`), for messages; never the credentials.

@@ -14,7 +14,7 @@ use tarn::managers::MysqlManager;
 use tarn::{Manager, ResetMode};
 use tarn_tests::pool::{self, get, handle_error, GetError, Options};
 use tarn_tests::proxy::Proxy;
-use tarn_tests::server::{self, addr_of, MYSQL_URL};
+use tarn_tests::server::{self, addr_of, mysql_url};
 use tarn_tests::sessions::Tracked;
 use tarn_tests::{eventually, unique_name};
 
@@ -24,8 +24,8 @@ const WAIT: Duration = Duration::from_secs(10);
 const TIMEOUTS: &str = "SET SESSION innodb_lock_wait_timeout = 5, SESSION max_statement_time = 10";
 
 fn admin(test: &str) -> Option<Client> {
-    server::require(test, "MariaDB", addr_of(MYSQL_URL), || {
-        let opts = mysql::OptsBuilder::from_opts(mysql::Opts::from_url(MYSQL_URL)?)
+    server::require(test, "MariaDB", addr_of(&mysql_url()), || {
+        let opts = mysql::OptsBuilder::from_opts(mysql::Opts::from_url(&mysql_url())?)
             .tcp_connect_timeout(Some(Duration::from_secs(5)));
         let mut c = Client::new(opts)?;
         c.query_drop(TIMEOUTS)?;
@@ -131,7 +131,7 @@ fn rollback_on_return_releases_row_locks_and_discards_the_write() {
     else {
         return;
     };
-    let (pool, _) = pool::build(manager(MYSQL_URL), options(ResetMode::Rollback));
+    let (pool, _) = pool::build(manager(&mysql_url()), options(ResetMode::Rollback));
     let mut c = get(&pool, WAIT).unwrap();
     c.query_drop(format!("BEGIN; UPDATE {} SET v = 1 WHERE id = 1", t.name))
         .unwrap();
@@ -151,7 +151,7 @@ fn commit_on_return_persists_the_write() {
     let Some(mut t) = Table::create("commit_on_return_persists_the_write") else {
         return;
     };
-    let (pool, _) = pool::build(manager(MYSQL_URL), options(ResetMode::Commit));
+    let (pool, _) = pool::build(manager(&mysql_url()), options(ResetMode::Commit));
     let mut c = get(&pool, WAIT).unwrap();
     c.query_drop(format!("BEGIN; UPDATE {} SET v = 2 WHERE id = 1", t.name))
         .unwrap();
@@ -166,7 +166,7 @@ fn none_on_return_leaves_the_transaction_open() {
     let Some(mut t) = Table::create("none_on_return_leaves_the_transaction_open") else {
         return;
     };
-    let (pool, _) = pool::build(manager(MYSQL_URL), options(ResetMode::None));
+    let (pool, _) = pool::build(manager(&mysql_url()), options(ResetMode::None));
     let mut c = get(&pool, WAIT).unwrap();
     c.query_drop(format!("BEGIN; UPDATE {} SET v = 3 WHERE id = 1", t.name))
         .unwrap();
@@ -198,7 +198,7 @@ fn a_killed_session_is_replaced_unseen_with_pre_ping() {
         pre_ping: true,
         ..Options::default()
     };
-    let (pool, counts) = pool::build(manager(MYSQL_URL), opts);
+    let (pool, counts) = pool::build(manager(&mysql_url()), opts);
     let mut c = get(&pool, WAIT).unwrap();
     let old = session_id(&mut c).unwrap();
     drop(c);
@@ -216,7 +216,7 @@ fn a_killed_session_is_a_disconnect_without_pre_ping() {
     let Some(mut admin) = admin("a_killed_session_is_a_disconnect_without_pre_ping") else {
         return;
     };
-    let (pool, counts) = pool::build(manager(MYSQL_URL), Options::default());
+    let (pool, counts) = pool::build(manager(&mysql_url()), Options::default());
     let mut a = get(&pool, WAIT).unwrap();
     let mut b = get(&pool, WAIT).unwrap();
     let old = session_id(&mut a).unwrap();
@@ -250,7 +250,7 @@ fn an_outage_fails_checkouts_clearly_and_the_same_pool_recovers() {
     let Some(_admin) = admin("an_outage_fails_checkouts_clearly_and_the_same_pool_recovers") else {
         return;
     };
-    let proxy = Proxy::start(addr_of(MYSQL_URL)).expect("start the proxy");
+    let proxy = Proxy::start(addr_of(&mysql_url())).expect("start the proxy");
     // `prefer_socket=false`: the driver would otherwise switch to the local Unix socket and
     // bypass the proxy.
     let url = format!(
@@ -302,7 +302,7 @@ fn server_sessions_match_the_pool_and_none_survive_dispose() {
         return;
     };
     let before = all_sessions(&mut admin);
-    let m = manager(MYSQL_URL);
+    let m = manager(&mysql_url());
     let sessions = m.sessions();
     let opts = Options {
         size: 3,

@@ -14,7 +14,7 @@ use tarn::managers::PostgresManager;
 use tarn::{Manager, ResetMode};
 use tarn_tests::pool::{self, get, handle_error, GetError, Options};
 use tarn_tests::proxy::Proxy;
-use tarn_tests::server::{self, addr_of, POSTGRES_URL};
+use tarn_tests::server::{self, addr_of, postgres_url};
 use tarn_tests::sessions::Tracked;
 use tarn_tests::{eventually, unique_name};
 
@@ -24,8 +24,8 @@ const WAIT: Duration = Duration::from_secs(10);
 const TIMEOUTS: &str = "SET lock_timeout = '5s'; SET statement_timeout = '10s'";
 
 fn admin(test: &str) -> Option<Client> {
-    server::require(test, "PostgreSQL", addr_of(POSTGRES_URL), || {
-        let mut c = Client::connect(&format!("{POSTGRES_URL}?connect_timeout=5"), NoTls)?;
+    server::require(test, "PostgreSQL", addr_of(&postgres_url()), || {
+        let mut c = Client::connect(&format!("{}?connect_timeout=5", postgres_url()), NoTls)?;
         c.batch_execute(TIMEOUTS)?;
         Ok::<_, postgres::Error>(c)
     })
@@ -133,7 +133,7 @@ fn rollback_on_return_releases_row_locks_and_discards_the_write() {
     else {
         return;
     };
-    let (pool, _) = pool::build(manager(POSTGRES_URL), options(ResetMode::Rollback));
+    let (pool, _) = pool::build(manager(&postgres_url()), options(ResetMode::Rollback));
     let mut c = get(&pool, WAIT).unwrap();
     c.batch_execute(&format!("BEGIN; UPDATE {} SET v = 1 WHERE id = 1", t.name))
         .unwrap();
@@ -153,7 +153,7 @@ fn commit_on_return_persists_the_write() {
     let Some(mut t) = Table::create("commit_on_return_persists_the_write") else {
         return;
     };
-    let (pool, _) = pool::build(manager(POSTGRES_URL), options(ResetMode::Commit));
+    let (pool, _) = pool::build(manager(&postgres_url()), options(ResetMode::Commit));
     let mut c = get(&pool, WAIT).unwrap();
     c.batch_execute(&format!("BEGIN; UPDATE {} SET v = 2 WHERE id = 1", t.name))
         .unwrap();
@@ -168,7 +168,7 @@ fn none_on_return_leaves_the_transaction_open() {
     let Some(mut t) = Table::create("none_on_return_leaves_the_transaction_open") else {
         return;
     };
-    let (pool, _) = pool::build(manager(POSTGRES_URL), options(ResetMode::None));
+    let (pool, _) = pool::build(manager(&postgres_url()), options(ResetMode::None));
     let mut c = get(&pool, WAIT).unwrap();
     c.batch_execute(&format!("BEGIN; UPDATE {} SET v = 3 WHERE id = 1", t.name))
         .unwrap();
@@ -202,7 +202,7 @@ fn a_killed_session_is_replaced_unseen_with_pre_ping() {
         pre_ping: true,
         ..Options::default()
     };
-    let (pool, counts) = pool::build(manager(POSTGRES_URL), opts);
+    let (pool, counts) = pool::build(manager(&postgres_url()), opts);
     let mut c = get(&pool, WAIT).unwrap();
     let old = session_id(&mut c).unwrap();
     drop(c);
@@ -220,7 +220,7 @@ fn a_killed_session_is_a_disconnect_without_pre_ping() {
     let Some(mut admin) = admin("a_killed_session_is_a_disconnect_without_pre_ping") else {
         return;
     };
-    let (pool, counts) = pool::build(manager(POSTGRES_URL), Options::default());
+    let (pool, counts) = pool::build(manager(&postgres_url()), Options::default());
     let mut a = get(&pool, WAIT).unwrap();
     let mut b = get(&pool, WAIT).unwrap();
     let old = session_id(&mut a).unwrap();
@@ -254,7 +254,7 @@ fn an_outage_fails_checkouts_clearly_and_the_same_pool_recovers() {
     let Some(_admin) = admin("an_outage_fails_checkouts_clearly_and_the_same_pool_recovers") else {
         return;
     };
-    let proxy = Proxy::start(addr_of(POSTGRES_URL)).expect("start the proxy");
+    let proxy = Proxy::start(addr_of(&postgres_url())).expect("start the proxy");
     let url = format!(
         "postgres://postgres@127.0.0.1:{}/test?connect_timeout=2",
         proxy.port()
@@ -304,7 +304,7 @@ fn server_sessions_match_the_pool_and_none_survive_dispose() {
         return;
     };
     let before = all_sessions(&mut admin);
-    let m = manager(POSTGRES_URL);
+    let m = manager(&postgres_url());
     let sessions = m.sessions();
     let opts = Options {
         size: 3,

@@ -13,16 +13,16 @@ use tarn::managers::RedisManager;
 use tarn::{Manager, ResetMode};
 use tarn_tests::pool::{self, get, handle_error, GetError, Options};
 use tarn_tests::proxy::Proxy;
-use tarn_tests::server::{self, addr_of, REDIS_URL};
+use tarn_tests::server::{self, addr_of, redis_url};
 use tarn_tests::sessions::Tracked;
 use tarn_tests::{eventually, unique_name};
 
 const WAIT: Duration = Duration::from_secs(10);
 
 fn admin(test: &str) -> Option<Connection> {
-    server::require(test, "Redis", addr_of(REDIS_URL), || {
-        let c =
-            redis::Client::open(REDIS_URL)?.get_connection_with_timeout(Duration::from_secs(5))?;
+    server::require(test, "Redis", addr_of(&redis_url()), || {
+        let c = redis::Client::open(redis_url())?
+            .get_connection_with_timeout(Duration::from_secs(5))?;
         c.set_read_timeout(Some(Duration::from_secs(10)))?;
         Ok::<_, RedisError>(c)
     })
@@ -123,7 +123,7 @@ fn rollback_on_return_discards_a_multi_left_open() {
     let Some(mut key) = Key::new("rollback_on_return_discards_a_multi_left_open") else {
         return;
     };
-    let (pool, _) = pool::build(manager(REDIS_URL), options(ResetMode::Rollback));
+    let (pool, _) = pool::build(manager(&redis_url()), options(ResetMode::Rollback));
     let mut c = get(&pool, WAIT).unwrap();
     leave_multi_open(&mut c, &key.name);
     drop(c);
@@ -141,7 +141,7 @@ fn commit_on_return_runs_a_multi_left_open() {
     let Some(mut key) = Key::new("commit_on_return_runs_a_multi_left_open") else {
         return;
     };
-    let (pool, _) = pool::build(manager(REDIS_URL), options(ResetMode::Commit));
+    let (pool, _) = pool::build(manager(&redis_url()), options(ResetMode::Commit));
     let mut c = get(&pool, WAIT).unwrap();
     leave_multi_open(&mut c, &key.name);
     drop(c);
@@ -156,7 +156,7 @@ fn none_on_return_leaves_the_multi_open() {
     let Some(mut key) = Key::new("none_on_return_leaves_the_multi_open") else {
         return;
     };
-    let (pool, _) = pool::build(manager(REDIS_URL), options(ResetMode::None));
+    let (pool, _) = pool::build(manager(&redis_url()), options(ResetMode::None));
     let mut c = get(&pool, WAIT).unwrap();
     leave_multi_open(&mut c, &key.name);
     drop(c);
@@ -181,7 +181,7 @@ fn a_killed_client_is_replaced_unseen_with_pre_ping() {
         pre_ping: true,
         ..Options::default()
     };
-    let (pool, counts) = pool::build(manager(REDIS_URL), opts);
+    let (pool, counts) = pool::build(manager(&redis_url()), opts);
     let mut c = get(&pool, WAIT).unwrap();
     let old = session_id(&mut c).unwrap();
     drop(c);
@@ -199,7 +199,7 @@ fn a_killed_client_is_a_disconnect_without_pre_ping() {
     let Some(mut admin) = admin("a_killed_client_is_a_disconnect_without_pre_ping") else {
         return;
     };
-    let (pool, counts) = pool::build(manager(REDIS_URL), Options::default());
+    let (pool, counts) = pool::build(manager(&redis_url()), Options::default());
     let mut a = get(&pool, WAIT).unwrap();
     let mut b = get(&pool, WAIT).unwrap();
     let old = session_id(&mut a).unwrap();
@@ -231,7 +231,7 @@ fn an_outage_fails_checkouts_clearly_and_the_same_pool_recovers() {
     let Some(_admin) = admin("an_outage_fails_checkouts_clearly_and_the_same_pool_recovers") else {
         return;
     };
-    let proxy = Proxy::start(addr_of(REDIS_URL)).expect("start the proxy");
+    let proxy = Proxy::start(addr_of(&redis_url())).expect("start the proxy");
     let url = format!("redis://127.0.0.1:{}/0", proxy.port());
     let opts = Options {
         size: 2,
@@ -277,7 +277,7 @@ fn server_clients_match_the_pool_and_none_survive_dispose() {
         return;
     };
     let before = client_ids(&mut admin).len();
-    let m = manager(REDIS_URL);
+    let m = manager(&redis_url());
     let sessions = m.sessions();
     let opts = Options {
         size: 3,
