@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use tarn_benches::contenders::{self, Kind};
 use tarn_benches::stats::{cv, percentile, Spread};
-use tarn_benches::{calibrate_spins, run, run_fixed, violations, CountingAlloc, Mode};
+use tarn_benches::{calibrate_spins, opened, run, run_fixed, violations, CountingAlloc, Mode};
 
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc;
@@ -120,6 +120,8 @@ struct Cell {
     ns: Vec<f64>,
     allocs: Vec<f64>,
     cycles: Vec<u64>,
+    /// Connections opened while the runs went on (a bounded pool, filled before, opens none).
+    opened: u64,
 }
 
 impl Cell {
@@ -170,7 +172,9 @@ fn run_grid(cfg: &Config) -> Grid {
             // Repetition-major order: a burst of noise hits every contender alike.
             for _ in 0..cfg.reps() {
                 for (pool, cell) in pools.iter().zip(&mut cells) {
+                    let before = opened();
                     let r = run(pool.as_ref(), threads, cfg.run_time(), cfg.mode());
+                    cell.opened += opened() - before;
                     cell.ns.push(r.ns_per_cycle());
                     cell.allocs.push(r.allocs_per_cycle());
                     cell.cycles.push(r.cycles());
@@ -597,8 +601,17 @@ fn main() {
         for (s, size) in grid.sizes.iter().enumerate() {
             for (t, threads) in grid.threads.iter().enumerate() {
                 for (c, name) in grid.names.iter().enumerate() {
-                    if grid.cells[s][t][c].cycles.contains(&0) {
+                    let cell = &grid.cells[s][t][c];
+                    if cell.cycles.contains(&0) {
                         eprintln!("FAIL: {name} made no progress (pool {size}, {threads} threads)");
+                        ok = false;
+                    }
+                    if grid.kinds[c] != Kind::Unbounded && cell.opened > 0 {
+                        eprintln!(
+                            "FAIL: {name} opened {} connections beyond its pool of {size} \
+                             ({threads} threads)",
+                            cell.opened
+                        );
                         ok = false;
                     }
                 }
@@ -622,7 +635,10 @@ fn main() {
         if !ok {
             std::process::exit(1);
         }
-        eprintln!("smoke: every contender made progress; no connection was held twice");
+        eprintln!(
+            "smoke: every contender made progress; no connection was held twice; \
+             no bounded pool opened a connection beyond its size"
+        );
     } else {
         eprintln!(
             "targets {}",
