@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tarn::managers::sqlite::rusqlite::{self, Connection, ErrorCode, TransactionBehavior};
 use tarn::managers::SqliteManager;
-use tarn::{Manager, Pool, ResetMode};
+use tarn::{Manager, Pool, ResetMode, SingletonThreadPool, StaticPool};
 use tarn_tests::TempDir;
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -205,19 +205,54 @@ fn each_memory_connection_is_its_own_database() {
     manager.close(b);
 }
 
-/// With one connection (the `StaticPool` shape), a memory database lives as long as the
-/// pool, and every checkout sees it.
+/// `StaticPool`: one memory database for every caller, as long as the pool lives.
 #[test]
-fn a_single_connection_pool_keeps_one_memory_database() {
-    let pool = pool(SqliteManager::memory(), 1, ResetMode::Rollback);
+fn a_static_pool_shares_one_memory_database() {
+    let pool = StaticPool::new(SqliteManager::memory());
     pool.get()
         .unwrap()
         .execute_batch("CREATE TABLE kept (x); INSERT INTO kept VALUES (7)")
         .unwrap();
-    let x: i64 = pool
-        .get()
-        .unwrap()
+    let other = pool.get().unwrap();
+    let x: i64 = other
         .query_row("SELECT x FROM kept", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(x, 7);
+    assert_eq!(x, 7, "a later checkout sees the same database");
+    drop(other);
+    pool.dispose();
+    let stats = pool.stats();
+    assert_eq!((stats.opened, stats.closed), (1, 1));
+}
+
+/// `SingletonThreadPool`: one memory database per thread, kept across that thread's
+/// checkouts and never seen by another thread.
+#[test]
+fn a_singleton_thread_pool_keeps_one_memory_database_per_thread() {
+    let pool = SingletonThreadPool::new(SqliteManager::memory());
+    let count = |c: &Connection| -> i64 {
+        c.query_row("SELECT count(*) FROM mine", [], |r| r.get(0))
+            .unwrap()
+    };
+    std::thread::scope(|s| {
+        for t in 1..=3i64 {
+            let pool = &pool;
+            s.spawn(move || {
+                pool.get()
+                    .unwrap()
+                    .execute_batch("CREATE TABLE mine (x)")
+                    .expect("each thread starts from an empty database");
+                for _ in 0..t {
+                    pool.get()
+                        .unwrap()
+                        .execute("INSERT INTO mine VALUES (1)", [])
+                        .unwrap();
+                }
+                assert_eq!(count(&pool.get().unwrap()), t, "this thread's rows only");
+            });
+        }
+    });
+    pool.dispose();
+    let stats = pool.stats();
+    assert_eq!(stats.opened, 3, "one connection per thread");
+    assert_eq!(stats.opened, stats.closed);
 }

@@ -10,11 +10,11 @@
 //!
 //! | feature | manager | connection | server-side session id |
 //! |---|---|---|---|
-//! | `sqlite` (default) | [`SqliteManager`] | `rusqlite::Connection` | — |
-//! | `postgres` | [`PostgresManager`] | `postgres::Client` | `pg_backend_pid()` |
-//! | `mysql` | [`MysqlManager`] | `mysql::Conn` | `CONNECTION_ID()` |
-//! | `redis` | [`RedisManager`] | `redis::Connection` | `CLIENT ID` |
-//! | `r2d2` | [`R2d2Manager`] | the r2d2 manager's | — |
+//! | `sqlite` (default) | `SqliteManager` | `rusqlite::Connection` | — |
+//! | `postgres` | `PostgresManager` | `postgres::Client` | `pg_backend_pid()` |
+//! | `mysql` | `MysqlManager` | `mysql::Conn` | `CONNECTION_ID()` |
+//! | `redis` | `RedisManager` | `redis::Connection` | `CLIENT ID` |
+//! | `r2d2` | `R2d2Manager` | the r2d2 manager's | — |
 //!
 //! Managers that hold a URL or a password never show it in `Debug`.
 

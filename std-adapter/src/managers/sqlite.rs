@@ -10,9 +10,11 @@
 //!   writer without `database is locked` errors, and keep the default
 //!   [`busy_timeout`](SqliteManager::busy_timeout).
 //! - a **memory** database (`:memory:`) exists once per connection: two connections see two
-//!   different databases. Use `tarn::SingletonThreadPool` (one connection, so one database,
-//!   per thread) or `tarn::StaticPool` (one connection shared by every caller), as the
-//!   reference does. [`SqliteManager::is_memory`] tells which case a manager is.
+//!   different databases. Use [`SingletonThreadPool`](crate::SingletonThreadPool) (one
+//!   connection, so one database, per thread) or [`StaticPool`](crate::StaticPool) (one
+//!   connection shared by every caller; a `rusqlite::Connection` is not `Sync`, so within
+//!   one thread), as the reference does. [`SqliteManager::is_memory`] tells which case a
+//!   manager is.
 //!
 //! # Examples
 //!
