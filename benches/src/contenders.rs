@@ -77,6 +77,8 @@ pub fn build(name: &str, size: usize) -> Box<dyn Contender> {
         "tarn-core no reset" => Box::new(TarnCore::with(size, |b| {
             b.reset_on_return(tarn_core::ResetMode::None)
         })),
+        "proto: entry moved" => Box::new(crate::proto::Moved::new(size)),
+        "proto: entry in place" => Box::new(crate::proto::InPlace::new(size)),
         #[cfg(feature = "adapter")]
         "tarn" => Box::new(Tarn::new(size)),
         "Mutex+Condvar" => Box::new(StdMutex::new(size)),

@@ -19,6 +19,7 @@ use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 pub mod contenders;
+pub mod proto;
 pub mod stats;
 
 pub use contenders::Contender;

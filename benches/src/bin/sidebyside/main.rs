@@ -533,7 +533,10 @@ fn main() {
         }
     };
     if let Some((name, cycles)) = &cfg.profile {
-        if !contenders::ALL.contains(&name.as_str()) && !name.starts_with("tarn-core") {
+        if !contenders::ALL.contains(&name.as_str())
+            && !name.starts_with("tarn-core")
+            && !name.starts_with("proto")
+        {
             eprintln!("unknown contender {name:?}; one of {:?}", contenders::ALL);
             std::process::exit(2);
         }

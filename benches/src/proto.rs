@@ -1,0 +1,222 @@
+//! Two minimal pools that differ only in how a checked-out connection travels, to locate
+//! tarn-core's single-thread cost (see BENCHMARKS.md, "Where the time goes").
+//!
+//! Both are the floor (an `ArrayQueue` of slot indices) plus what tarn-core's cycle does: a
+//! slot holding `Option<Entry>` (the connection with its epoch, birth tick and soft mark),
+//! an epoch check on return, a guard returned in a `Result`.
+//!
+//! - [`Moved`]: like tarn-core today: the entry is taken out of the slot into the guard, and
+//!   written back by an out-of-line `checkin`.
+//! - [`InPlace`]: the entry stays in its slot; the guard is `(pool, index)` and derefs into the
+//!   slot; the return path is inline.
+
+use std::cell::UnsafeCell;
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Barrier;
+
+use crossbeam_queue::ArrayQueue;
+
+use crate::contenders::{Contender, Kind};
+use crate::{drive, new_conn, Worker};
+
+/// A connection with the bookkeeping tarn-core keeps beside it.
+#[derive(Debug)]
+struct Entry {
+    conn: u64,
+    epoch: usize,
+    /// Unread here; carried so the entry has tarn-core's size.
+    #[allow(dead_code)]
+    born: u64,
+    soft: bool,
+}
+
+/// Slots whose ownership follows the idle queue.
+struct Slots {
+    queue: ArrayQueue<u32>,
+    /// Slot `i` is accessed only by the thread that popped `i` from `queue`, until it pushes
+    /// `i` back (or, at build time, by the builder before any index is pushed).
+    slots: Box<[UnsafeCell<Option<Entry>>]>,
+    epoch: AtomicUsize,
+}
+
+// SAFETY: the cells are shared only under the ownership protocol on `slots`: the queue hands
+// each index to one thread at a time, and its pop/push give the needed happens-before.
+unsafe impl Sync for Slots {}
+
+impl Slots {
+    fn new(size: usize) -> Self {
+        let slots: Box<[_]> = (0..size)
+            .map(|_| {
+                UnsafeCell::new(Some(Entry {
+                    conn: new_conn(),
+                    epoch: 0,
+                    born: 0,
+                    soft: false,
+                }))
+            })
+            .collect();
+        let queue = ArrayQueue::new(size);
+        for i in 0..size {
+            let _ = queue.push(i as u32);
+        }
+        Slots {
+            queue,
+            slots,
+            epoch: AtomicUsize::new(0),
+        }
+    }
+}
+
+/// The entry moves into the guard and back.
+pub struct Moved(Slots);
+
+/// The guard of [`Moved`]: owns the entry while checked out.
+#[derive(Debug)]
+pub struct MovedGuard<'a> {
+    pool: &'a Moved,
+    idx: u32,
+    entry: Option<Entry>,
+}
+
+impl Moved {
+    /// A pool of `size`, all idle.
+    pub fn new(size: usize) -> Self {
+        Moved(Slots::new(size))
+    }
+
+    #[inline]
+    fn try_get(&self) -> Result<MovedGuard<'_>, ()> {
+        let idx = self.0.queue.pop().ok_or(())?;
+        // SAFETY: `idx` was popped from the queue, so this thread owns slot `idx`.
+        let entry = unsafe { (*self.0.slots[idx as usize].get()).take() };
+        Ok(MovedGuard {
+            pool: self,
+            idx,
+            entry,
+        })
+    }
+
+    #[inline(never)]
+    fn checkin(&self, idx: u32, entry: Entry) {
+        if entry.soft || entry.epoch != self.0.epoch.load(Ordering::Acquire) {
+            return; // stale: would be closed
+        }
+        // SAFETY: the guard owned slot `idx`; it is on no queue until the push below.
+        unsafe { *self.0.slots[idx as usize].get() = Some(entry) };
+        let _ = self.0.queue.push(idx);
+    }
+}
+
+impl Deref for MovedGuard<'_> {
+    type Target = u64;
+    fn deref(&self) -> &u64 {
+        &self.entry.as_ref().expect("entry present until drop").conn
+    }
+}
+
+impl DerefMut for MovedGuard<'_> {
+    fn deref_mut(&mut self) -> &mut u64 {
+        &mut self.entry.as_mut().expect("entry present until drop").conn
+    }
+}
+
+impl Drop for MovedGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(entry) = self.entry.take() {
+            self.pool.checkin(self.idx, entry);
+        }
+    }
+}
+
+/// The entry stays in its slot; the guard is a pointer and an index.
+pub struct InPlace(Slots);
+
+/// The guard of [`InPlace`].
+#[derive(Debug)]
+pub struct InPlaceGuard<'a> {
+    pool: &'a InPlace,
+    idx: u32,
+}
+
+impl InPlace {
+    /// A pool of `size`, all idle.
+    pub fn new(size: usize) -> Self {
+        InPlace(Slots::new(size))
+    }
+
+    #[inline]
+    fn try_get(&self) -> Result<InPlaceGuard<'_>, ()> {
+        let idx = self.0.queue.pop().ok_or(())?;
+        Ok(InPlaceGuard { pool: self, idx })
+    }
+
+    #[inline]
+    fn entry(&self, idx: u32) -> *mut Option<Entry> {
+        self.0.slots[idx as usize].get()
+    }
+}
+
+impl Deref for InPlaceGuard<'_> {
+    type Target = u64;
+    fn deref(&self) -> &u64 {
+        // SAFETY: the guard owns slot `idx` (popped from the queue) until it is dropped.
+        let entry = unsafe { &*self.pool.entry(self.idx) };
+        &entry.as_ref().expect("idle slots hold an entry").conn
+    }
+}
+
+impl DerefMut for InPlaceGuard<'_> {
+    fn deref_mut(&mut self) -> &mut u64 {
+        // SAFETY: as in `deref`, and `&mut self` makes this the only reference.
+        let entry = unsafe { &mut *self.pool.entry(self.idx) };
+        &mut entry.as_mut().expect("idle slots hold an entry").conn
+    }
+}
+
+impl Drop for InPlaceGuard<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: the guard owns slot `idx` until the push below.
+        let entry = unsafe { &*self.pool.entry(self.idx) };
+        if let Some(e) = entry {
+            if e.soft || e.epoch != self.pool.0.epoch.load(Ordering::Acquire) {
+                return; // stale: would be closed
+            }
+        }
+        let _ = self.pool.0.queue.push(self.idx);
+    }
+}
+
+macro_rules! proto_contender {
+    ($t:ty, $name:literal) => {
+        impl Contender for $t {
+            fn name(&self) -> &'static str {
+                $name
+            }
+            fn kind(&self) -> Kind {
+                Kind::Spinning
+            }
+            fn work(&self, w: &mut Worker<'_>, barrier: &Barrier) -> (u64, u64) {
+                barrier.wait();
+                drive(w, |w| {
+                    let mut conn = loop {
+                        if let Ok(c) = self.try_get() {
+                            break c;
+                        }
+                        std::thread::yield_now();
+                    };
+                    *conn = w.use_conn(*conn);
+                })
+            }
+        }
+        impl std::fmt::Debug for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str($name)
+            }
+        }
+    };
+}
+
+proto_contender!(Moved, "proto: entry moved");
+proto_contender!(InPlace, "proto: entry in place");
