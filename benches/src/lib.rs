@@ -354,7 +354,8 @@ mod tests {
 
     #[test]
     fn every_contender_completes_cycles_on_one_thread() {
-        for name in contenders::ALL {
+        let protos = ["proto: entry moved", "proto: entry in place"];
+        for name in contenders::ALL.iter().chain(&protos) {
             let pool = contenders::build(name, 2);
             let r = run_fixed(pool.as_ref(), 100);
             assert_eq!(r.cycles(), 112, "{name}: whole batches of {BATCH}");
