@@ -44,7 +44,7 @@ use tarn::{Manager, Pool, PooledConnection};
 /// A mixed read/write workload through a tarn connection pool, with a simulated failover and
 /// an overload burst; ends with a report.
 #[derive(Parser, Debug, Clone)]
-#[command(name = "service", version, about, long_about = None)]
+#[command(name = "service", version)]
 struct Args {
     /// Database to run against: sqlite:///path/to.db, postgres://user@host/db,
     /// mysql://user@host/db or redis://host:port/db. Default: a fresh SQLite file in a
