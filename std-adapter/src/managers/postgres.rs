@@ -32,6 +32,10 @@ use tarn_core::{Manager, ResetMode};
 ///
 /// Defaults: a 10 s connect timeout when the config sets none (so an unreachable server
 /// fails a checkout instead of hanging it), a 5 s pre-ping timeout.
+///
+/// The driver applies the connect timeout to the TCP connect only: a peer that accepts the
+/// connection and then never answers the startup handshake (a wedged proxy, say) still
+/// blocks `connect`. A server that is down, refuses, or resets connections fails at once.
 #[derive(Clone)]
 pub struct PostgresManager {
     config: Config,
