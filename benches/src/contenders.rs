@@ -79,6 +79,7 @@ pub fn build(name: &str, size: usize) -> Box<dyn Contender> {
         })),
         "proto: entry moved" => Box::new(crate::proto::Moved::new(size)),
         "proto: entry in place" => Box::new(crate::proto::InPlace::new(size)),
+        "proto: FIFO hand-off" => Box::new(crate::proto::FifoHandoff::new(size)),
         #[cfg(feature = "adapter")]
         "tarn" => Box::new(Tarn::new(size)),
         "Mutex+Condvar" => Box::new(StdMutex::new(size)),

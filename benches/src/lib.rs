@@ -354,7 +354,11 @@ mod tests {
 
     #[test]
     fn every_contender_completes_cycles_on_one_thread() {
-        let protos = ["proto: entry moved", "proto: entry in place"];
+        let protos = [
+            "proto: entry moved",
+            "proto: entry in place",
+            "proto: FIFO hand-off",
+        ];
         for name in contenders::ALL.iter().chain(&protos) {
             let pool = contenders::build(name, 2);
             let r = run_fixed(pool.as_ref(), 100);

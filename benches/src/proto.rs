@@ -220,3 +220,100 @@ macro_rules! proto_contender {
 
 proto_contender!(Moved, "proto: entry moved");
 proto_contender!(InPlace, "proto: entry in place");
+
+// ---------------------------------------------------------------------------------------------
+// Strict first-come-first-served hand-off, for the hold scenario
+
+const NO_CONN: u64 = u64::MAX;
+
+#[derive(Debug)]
+struct HandoffWaiter {
+    thread: std::thread::Thread,
+    /// The connection handed to this waiter, or `NO_CONN`.
+    conn: std::sync::atomic::AtomicU64,
+}
+
+thread_local! {
+    // One waiter node per thread, reused: waiting allocates nothing after the first time.
+    static ME: std::sync::Arc<HandoffWaiter> = std::sync::Arc::new(HandoffWaiter {
+        thread: std::thread::current(),
+        conn: std::sync::atomic::AtomicU64::new(NO_CONN),
+    });
+}
+
+#[derive(Debug)]
+struct HandoffInner {
+    idle: Vec<u64>,
+    waiters: std::collections::VecDeque<std::sync::Arc<HandoffWaiter>>,
+}
+
+/// The simplest strictly fair blocking pool: a returned connection goes straight to the
+/// longest waiter (never back to the idle list while anyone waits), and a newcomer queues
+/// behind every waiter. It shows what strict first-come-first-served costs by itself.
+#[derive(Debug)]
+pub struct FifoHandoff {
+    inner: std::sync::Mutex<HandoffInner>,
+}
+
+impl FifoHandoff {
+    /// A pool of `size`, all idle.
+    pub fn new(size: usize) -> Self {
+        FifoHandoff {
+            inner: std::sync::Mutex::new(HandoffInner {
+                idle: (0..size).map(|_| new_conn()).collect(),
+                waiters: std::collections::VecDeque::with_capacity(256),
+            }),
+        }
+    }
+
+    fn get(&self) -> u64 {
+        let me = {
+            let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+            if inner.waiters.is_empty() {
+                if let Some(c) = inner.idle.pop() {
+                    return c;
+                }
+            }
+            let me = ME.with(std::sync::Arc::clone);
+            inner.waiters.push_back(std::sync::Arc::clone(&me));
+            me
+        };
+        loop {
+            let c = me.conn.swap(NO_CONN, Ordering::Acquire);
+            if c != NO_CONN {
+                return c;
+            }
+            std::thread::park();
+        }
+    }
+
+    fn put(&self, conn: u64) {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        match inner.waiters.pop_front() {
+            Some(w) => {
+                drop(inner);
+                w.conn.store(conn, Ordering::Release);
+                w.thread.unpark();
+            }
+            None => inner.idle.push(conn),
+        }
+    }
+}
+
+impl Contender for FifoHandoff {
+    fn name(&self) -> &'static str {
+        "proto: FIFO hand-off"
+    }
+    fn kind(&self) -> Kind {
+        Kind::Blocking
+    }
+    fn work(&self, w: &mut Worker<'_>, barrier: &Barrier) -> (u64, u64) {
+        barrier.wait();
+        drive(w, |w| {
+            let t = w.before_checkout();
+            let conn = self.get();
+            w.after_checkout(t);
+            self.put(w.use_conn(conn));
+        })
+    }
+}

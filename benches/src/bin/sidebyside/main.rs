@@ -6,7 +6,8 @@
 //! ```
 //!
 //! - default: the full run (threads {1, 2, 4, 16} × pool size {1, 4, 16}, 5 repetitions of
-//!   200 ms per contender and cell, the hold and SQLite scenarios); a few minutes.
+//!   200 ms per contender and cell; the hold scenario, 5 repetitions of 1 s; the SQLite
+//!   scenario); about five minutes.
 //! - `--quick`: 3 repetitions of 50 ms, for iterating.
 //! - `--smoke`: correctness only (for CI): every contender, a few cells, 20 ms each, with
 //!   every connection flagged in use while held; exits non-zero if a connection was ever
@@ -212,10 +213,12 @@ struct Hold {
 const HOLD_THREADS: usize = 16;
 
 fn run_hold(cfg: &Config, size: usize, spins: u32) -> Vec<Hold> {
+    // The FIFO prototype (not a peer) shows what strict first-come-first-served costs.
     let names: Vec<&'static str> = contenders::ALL
         .iter()
         .copied()
         .filter(|n| !n.starts_with("floor"))
+        .chain(["proto: FIFO hand-off"])
         .collect();
     let pools: Vec<_> = names.iter().map(|n| contenders::build(n, size)).collect();
     let mut out: Vec<Hold> = names
@@ -233,8 +236,9 @@ fn run_hold(cfg: &Config, size: usize, spins: u32) -> Vec<Hold> {
         record_waits: true,
     };
     let time = match cfg.level {
-        Level::Full => Duration::from_millis(300),
-        Level::Quick => Duration::from_millis(100),
+        // Long enough for the OS scheduler's share of the spread to average out.
+        Level::Full => Duration::from_millis(1000),
+        Level::Quick => Duration::from_millis(150),
         Level::Smoke => Duration::from_millis(30),
     };
     for _ in 0..cfg.reps() {
@@ -458,7 +462,11 @@ fn targets(g: &Grid, holds: &[(usize, Vec<Hold>)], md: &mut String) -> bool {
         let tp = Spread::of(&h.throughput).median;
         let (best, bn) = hs
             .iter()
-            .filter(|p| p.kind == Some(Kind::Blocking) && !p.name.starts_with("tarn"))
+            .filter(|p| {
+                p.kind == Some(Kind::Blocking)
+                    && !p.name.starts_with("tarn")
+                    && !p.name.starts_with("proto")
+            })
             .map(|p| (Spread::of(&p.throughput).median, p.name))
             .max_by(|a, b| a.0.total_cmp(&b.0))
             .expect("blocking peers");
