@@ -264,7 +264,7 @@ fn run_inner(
 ) -> RunResult {
     let stop = AtomicBool::new(false);
     let barrier = Barrier::new(threads + 1);
-    let wait_cap = if mode.record_waits { 1 << 20 } else { 0 };
+    let wait_cap = if mode.record_waits { 1 << 21 } else { 0 };
     std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
             .map(|_| {
