@@ -14,7 +14,7 @@ use tarn::managers::MysqlManager;
 use tarn::{Manager, ResetMode};
 use tarn_tests::pool::{self, get, handle_error, GetError, Options};
 use tarn_tests::proxy::Proxy;
-use tarn_tests::server::{self, addr_of, mysql_url};
+use tarn_tests::server::{self, addr_of, mysql_url, with_causes};
 use tarn_tests::sessions::Tracked;
 use tarn_tests::{eventually, unique_name};
 
@@ -281,8 +281,9 @@ fn an_outage_fails_checkouts_clearly_and_the_same_pool_recovers() {
             "a connect error, not a timeout: {err}"
         );
         eprintln!(
-            "mariadb outage: checkout failed after {:?}: {err}",
-            start.elapsed()
+            "mariadb outage: checkout failed after {:?}: {}",
+            start.elapsed(),
+            with_causes(&err)
         );
     }
     assert!(

@@ -14,7 +14,7 @@ use tarn::managers::PostgresManager;
 use tarn::{Manager, ResetMode};
 use tarn_tests::pool::{self, get, handle_error, GetError, Options};
 use tarn_tests::proxy::Proxy;
-use tarn_tests::server::{self, addr_of, postgres_url};
+use tarn_tests::server::{self, addr_of, postgres_url, with_causes};
 use tarn_tests::sessions::Tracked;
 use tarn_tests::{eventually, unique_name};
 
@@ -283,8 +283,9 @@ fn an_outage_fails_checkouts_clearly_and_the_same_pool_recovers() {
             "a connect error, not a timeout: {err}"
         );
         eprintln!(
-            "postgres outage: checkout failed after {:?}: {err}",
-            start.elapsed()
+            "postgres outage: checkout failed after {:?}: {}",
+            start.elapsed(),
+            with_causes(&err)
         );
     }
     assert!(

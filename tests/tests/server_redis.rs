@@ -13,7 +13,7 @@ use tarn::managers::RedisManager;
 use tarn::{Manager, ResetMode};
 use tarn_tests::pool::{self, get, handle_error, GetError, Options};
 use tarn_tests::proxy::Proxy;
-use tarn_tests::server::{self, addr_of, redis_url};
+use tarn_tests::server::{self, addr_of, redis_url, with_causes};
 use tarn_tests::sessions::Tracked;
 use tarn_tests::{eventually, unique_name};
 
@@ -257,8 +257,9 @@ fn an_outage_fails_checkouts_clearly_and_the_same_pool_recovers() {
             "a connect error, not a timeout: {err}"
         );
         eprintln!(
-            "redis outage: checkout failed after {:?}: {err}",
-            start.elapsed()
+            "redis outage: checkout failed after {:?}: {}",
+            start.elapsed(),
+            with_causes(&err)
         );
     }
     assert!(
