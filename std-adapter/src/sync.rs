@@ -45,3 +45,18 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
         Err(poisoned) => poisoned.into_inner(),
     }
 }
+
+/// A `SeqCst` fence under loom only.
+///
+/// The waiting protocol's no-lost-wake-up argument (see `wait.rs`) rests on the single total
+/// order of `SeqCst` accesses, which the C11 model guarantees and the shipped code uses.
+/// loom 0.7 models `SeqCst` *accesses* as `AcqRel` (its README, "Limitations"), which would
+/// report that argument's Dekker pattern as a (false) lost wake-up; it does model `SeqCst`
+/// *fences*. So under loom a fence stands in for the total order, at exactly the two
+/// places the argument uses it; in normal builds this is nothing (no cost on the checkin
+/// fast path).
+#[inline(always)]
+pub(crate) fn loom_seqcst_fence() {
+    #[cfg(tarn_loom)]
+    loom::sync::atomic::fence(Ordering::SeqCst);
+}

@@ -10,7 +10,8 @@
 //! capacity back, the first-connect hook finished.
 //!
 //! - `released` gives the notification to the *first* waiter that does not hold one yet, so
-//!   a returned connection goes to the longest waiter. If every waiter already holds one, the
+//!   a returned connection goes to the longest waiter (a waiter about to retry anyway, on a
+//!   "chain" note, absorbs it; see `notify_locked`). If every waiter already holds one, the
 //!   notification is kept as a *spare* for the next thread that registers.
 //! - Waiters stay in the queue until they leave, so a waiter whose retry fails (a thread that
 //!   never waited took the connection first) keeps its place: it just sleeps again.
@@ -139,6 +140,7 @@ impl WaitQueue {
     /// Capacity came back: wake the longest waiter that holds no notification yet.
     #[inline]
     pub(crate) fn released(&self) {
+        sync::loom_seqcst_fence();
         if self.waiters.load(Ordering::SeqCst) == 0 {
             return;
         }
@@ -151,19 +153,30 @@ impl WaitQueue {
         Self::notify_locked(&mut q, RELEASE);
     }
 
-    /// Gives a notification of `kind` to the first waiter without one, or keeps it spare.
+    /// Gives a notification of `kind` to the longest waiter that can use it, or keeps it
+    /// spare.
+    ///
+    /// Waiters are looked at oldest first. One without a note gets this one. One holding a
+    /// `CHAIN` note absorbs it: it is about to retry anyway, and if it succeeds it passes a
+    /// chain note on, so the next waiter retries too (giving the note to a younger waiter
+    /// instead would let it race the older one for the same connection). One holding a
+    /// `RELEASE` note is skipped: that note already stands for a connection.
     fn notify_locked(q: &mut Queue, kind: u8) {
         if q.list.is_empty() {
             q.spare = 0;
             return;
         }
         for w in q.list.iter() {
-            if w.note
+            match w
+                .note
                 .compare_exchange(NONE, kind, Ordering::SeqCst, Ordering::SeqCst)
-                .is_ok()
             {
-                w.thread.unpark();
-                return;
+                Ok(_) => {
+                    w.thread.unpark();
+                    return;
+                }
+                Err(CHAIN) => return,
+                Err(_) => {}
             }
         }
         q.spare += 1;
@@ -193,8 +206,15 @@ impl WaitQueue {
             q.list.push_back(Arc::clone(&me));
             self.waiters.fetch_add(1, Ordering::SeqCst);
         }
+        sync::loom_seqcst_fence();
         loop {
-            let note = me.note.swap(NONE, Ordering::SeqCst);
+            // Taken under the queue's lock: a notifier that found this waiter still holding
+            // an unused note (and so kept its notification as a spare) released the lock
+            // after its capacity release, so the retry below sees that capacity.
+            let note = {
+                let _q = sync::lock(&self.queue);
+                me.note.swap(NONE, Ordering::SeqCst)
+            };
             let expired = deadline.is_some_and(|d| Instant::now() >= d);
             if note != NONE {
                 match attempt() {

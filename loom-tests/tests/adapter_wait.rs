@@ -1,0 +1,105 @@
+//! loom models of the std adapter's waiting (`std-adapter/src/wait.rs`): a checkin racing a
+//! thread that is registering as a waiter never loses the wake-up, and two queued waiters
+//! are served in the order they queued. A lost wake-up shows up as a deadlock (loom reports
+//! every thread blocked), because under loom a timed park is untimed.
+//!
+//! ```sh
+//! RUSTFLAGS="--cfg tarn_loom" LOOM_MAX_PREEMPTIONS=2 CARGO_TARGET_DIR=target/loom \
+//!     cargo test -p loom-tests --release --test adapter_wait
+//! ```
+#![cfg(tarn_loom)]
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc as StdArc;
+use std::time::Duration;
+
+use loom::sync::{Arc, Mutex};
+use loom::thread;
+use tarn::{IdleOrder, Manager, Pool, ResetMode};
+
+/// Connections are numbers; nothing can fail.
+#[derive(Clone, Default)]
+struct Numbers(StdArc<AtomicU32>);
+
+impl Manager for Numbers {
+    type Connection = u32;
+    type Error = ();
+    fn connect(&self) -> Result<u32, ()> {
+        Ok(self.0.fetch_add(1, Ordering::Relaxed) + 1)
+    }
+    fn reset(&self, _: &mut u32, _: ResetMode) -> Result<(), ()> {
+        Ok(())
+    }
+    fn close(&self, _: u32) {}
+}
+
+fn one_slot() -> Pool<Numbers> {
+    Pool::builder(Numbers::default())
+        .pool_size(1)
+        .max_overflow(0)
+        .idle_order(IdleOrder::Lifo)
+        .timeout(Duration::from_secs(3600))
+        .build()
+        .expect("a valid configuration")
+}
+
+#[test]
+fn a_checkin_racing_a_registering_waiter_always_wakes_it() {
+    loom::model(|| {
+        let pool = one_slot();
+        let held = pool.get().expect("the pool is empty");
+        let p2 = pool.clone();
+        let waiter = thread::spawn(move || {
+            // Finds nothing, registers, sleeps: races the checkin below at every step.
+            let c = p2.get().expect("served, never a lost wake-up");
+            assert_eq!(*c, 1);
+        });
+        drop(held);
+        waiter.join().unwrap();
+        assert_eq!(pool.state().waiting, 0);
+    });
+}
+
+#[test]
+fn a_capacity_release_by_invalidation_wakes_the_waiter() {
+    loom::model(|| {
+        let pool = one_slot();
+        let held = pool.get().expect("the pool is empty");
+        let p2 = pool.clone();
+        let waiter = thread::spawn(move || {
+            let c = p2.get().expect("served by a reconnect");
+            assert_eq!(*c, 2);
+        });
+        tarn::PooledConnection::invalidate(held);
+        waiter.join().unwrap();
+    });
+}
+
+#[test]
+fn two_waiters_are_served_in_the_order_they_queued() {
+    loom::model(|| {
+        let pool = one_slot();
+        let held = pool.get().expect("the pool is empty");
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let spawn_waiter = |tag: u8| {
+            let (p, order) = (pool.clone(), order.clone());
+            thread::spawn(move || {
+                let c = p.get().expect("served");
+                order.lock().unwrap().push(tag);
+                drop(c);
+            })
+        };
+        let first = spawn_waiter(1);
+        while pool.state().waiting < 1 {
+            thread::yield_now();
+        }
+        let second = spawn_waiter(2);
+        while pool.state().waiting < 2 {
+            thread::yield_now();
+        }
+        drop(held);
+        first.join().unwrap();
+        second.join().unwrap();
+        assert_eq!(*order.lock().unwrap(), [1, 2], "first come, first served");
+    });
+}
