@@ -45,7 +45,7 @@ fn waiters_are_served_first_come_first_served() {
                 std::thread::sleep(Duration::from_millis(2));
                 drop(c);
             });
-            wait_for_waiters(&pool, i + 1); // queue them in a known order
+            wait_for_waiters(pool, i + 1); // queue them in a known order
         }
         drop(held);
     });
@@ -117,7 +117,7 @@ fn five_waiters_on_an_invalidated_connection_share_one_reconnect() {
                 drop(c);
                 served.fetch_add(1, Ordering::SeqCst);
             });
-            wait_for_waiters(&pool, i + 1);
+            wait_for_waiters(pool, i + 1);
         }
         PooledConnection::invalidate(held);
     });
