@@ -70,7 +70,8 @@ pub fn draw(
         }
     }
     let y_range = (lo * 0.7).max(0.5)..hi * 1.5;
-    let x_max = *threads.iter().max().unwrap_or(&16) as f64;
+    // x is log2(threads), labelled with the thread count.
+    let x_max = (*threads.iter().max().unwrap_or(&16) as f64).log2();
     for (s, panel) in panels.iter().enumerate() {
         let mut builder = ChartBuilder::on(panel);
         builder.margin(12);
@@ -80,15 +81,22 @@ pub fn draw(
                 .x_label_area_size(36)
                 .y_label_area_size(52);
         }
-        let mut chart = builder.build_cartesian_2d(
-            (0.8f64..x_max * 1.25).log_scale(),
-            y_range.clone().log_scale(),
-        )?;
+        let mut chart =
+            builder.build_cartesian_2d(-0.3f64..x_max + 0.3, y_range.clone().log_scale())?;
         let mut mesh = chart.configure_mesh();
         if text {
             mesh.x_desc("threads")
                 .y_desc(if s == 0 { "ns per cycle" } else { "" })
-                .x_label_formatter(&|x| format!("{x:.0}"))
+                .x_labels(12)
+                .x_label_formatter(&|x| {
+                    let k = x.round();
+                    if (x - k).abs() < 1e-6 && k >= 0.0 {
+                        format!("{}", 1u64 << (k as u32))
+                    } else {
+                        String::new()
+                    }
+                })
+                .disable_x_mesh()
                 .y_label_formatter(&|y| format!("{y:.0}"))
                 .label_style(("sans-serif", 13))
                 .light_line_style(WHITE);
@@ -106,7 +114,7 @@ pub fn draw(
             let points: Vec<(f64, f64)> = threads
                 .iter()
                 .enumerate()
-                .map(|(t, &n)| (n as f64, ns(s, t, c)))
+                .map(|(t, &n)| ((n as f64).log2(), ns(s, t, c)))
                 .collect();
             chart.draw_series(LineSeries::new(points.clone(), color.stroke_width(width)))?;
             chart.draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled())))?;
