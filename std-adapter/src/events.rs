@@ -209,6 +209,13 @@ impl<C> Ev<C> {
         }
     }
 
+    /// Whether any listener is registered (a relaxed-cost load). With none, no user code
+    /// runs in the events, so the pool need not catch panics around them.
+    #[inline]
+    pub(crate) fn has_listeners(&self) -> bool {
+        self.has_listeners.load(Ordering::Acquire)
+    }
+
     pub(crate) fn add(&self, l: Arc<dyn Listener<C>>) {
         let mut list = match self.listeners.write() {
             Ok(g) => g,

@@ -353,9 +353,15 @@ impl<M: Manager> Inner<M> {
     where
         R: Deref<Target = Inner<M>> + Clone,
     {
-        let res = catch_unwind(AssertUnwindSafe(|| {
-            CorePool::<M>::try_checkout_in(CoreRef(r.clone()))
-        }));
+        // Only listeners can unwind out of the core here (the manager is wrapped in `Mgr`,
+        // which catches its panics): without listeners, skip the catch.
+        let res = if r.ev().has_listeners() {
+            catch_unwind(AssertUnwindSafe(|| {
+                CorePool::<M>::try_checkout_in(CoreRef(r.clone()))
+            }))
+        } else {
+            Ok(CorePool::<M>::try_checkout_in(CoreRef(r.clone())))
+        };
         match res {
             Ok(Ok(p)) => {
                 if r.cfg.echo {
@@ -446,19 +452,59 @@ impl<M: Manager> Inner<M> {
     }
 
     /// The whole checkout: fast path, then waiting in line.
-    #[inline]
+    #[inline(always)]
     fn checkout<R>(r: R, timeout: Duration) -> Result<Guard<M, R>, Error<M::Error>>
     where
         R: Deref<Target = Inner<M>> + Clone,
     {
-        if !r.ev().wait.has_waiters() {
-            match Self::attempt(&r) {
-                Attempt::Got(g) => return Ok(g),
-                Attempt::Failed(e) => return Err(e),
-                Attempt::Busy => {}
+        let ev = r.ev();
+        if !ev.wait.has_waiters() {
+            if !ev.has_listeners() && !ev.echo {
+                // The fast path: nothing to catch, nothing to log; the guard is built in place.
+                match CorePool::<M>::try_checkout_in(CoreRef(r.clone())) {
+                    Ok(p) => {
+                        return Ok(Guard {
+                            slot: Some(Slot::Core(p)),
+                        })
+                    }
+                    Err(CheckoutError::WouldBlock) if r.cfg.max_overflow.is_some() => {}
+                    Err(e) => return Self::checkout_failed(&r, e, timeout),
+                }
+            } else {
+                match Self::attempt(&r) {
+                    Attempt::Got(g) => return Ok(g),
+                    Attempt::Failed(e) => return Err(e),
+                    Attempt::Busy => {}
+                }
             }
         }
         Self::wait_for(r, timeout)
+    }
+
+    /// The fast path's failures: an error, or (unlimited overflow) an extra connection.
+    #[cold]
+    fn checkout_failed<R>(
+        r: &R,
+        e: CheckoutError<MgrError<M::Error>>,
+        timeout: Duration,
+    ) -> Result<Guard<M, R>, Error<M::Error>>
+    where
+        R: Deref<Target = Inner<M>> + Clone,
+    {
+        let attempt = match e {
+            CheckoutError::WouldBlock => Self::attempt_extra(r),
+            CheckoutError::Connect(MgrError::Manager(e)) => Attempt::Failed(Error::Connect(e)),
+            CheckoutError::Connect(MgrError::Panicked(what)) => {
+                Attempt::Failed(Error::Panicked { what })
+            }
+            CheckoutError::Disconnected => Attempt::Failed(Error::Disconnected),
+            _ => Attempt::Busy,
+        };
+        match attempt {
+            Attempt::Got(g) => Ok(g),
+            Attempt::Failed(e) => Err(e),
+            Attempt::Busy => Self::wait_for(r.clone(), timeout),
+        }
     }
 
     #[cold]
@@ -1026,7 +1072,12 @@ impl<M: Manager, R: Deref<Target = Inner<M>>> Guard<M, R> {
                     }
                     return Ok(());
                 }
-                match catch_unwind(AssertUnwindSafe(|| Pooled::checkin(p))) {
+                let res = if ev.has_listeners() {
+                    catch_unwind(AssertUnwindSafe(|| Pooled::checkin(p)))
+                } else {
+                    Ok(Pooled::checkin(p))
+                };
+                match res {
                     Ok(Ok(())) => Ok(()),
                     Ok(Err(MgrError::Manager(e))) => {
                         tracing::info!("Exception during reset on return; connection invalidated");
