@@ -25,12 +25,12 @@ for name in model threads; do
   # `timeout`: a panic unwinding into a spinning Drop would hang instead of failing.
   run timeout $((seconds + 240)) cargo +nightly fuzz run --target-dir "$target_dir" "$name" \
     "$work" "corpus/$name" -- -max_total_time="$seconds" -max_len=516 "${extra[@]}" \
-    2>&1 | tee "$target_dir/$name.log" | grep -vE '^#[0-9]+' || {
+    2>&1 | tee "$target_dir/$name.log" | grep -vE '^(#[0-9]+|"|###### )' || {
       echo "fuzz: $name failed; artifacts:" >&2
       ls -l "artifacts/$name" >&2 || true
       exit 1
     }
-  grep -E '^Done [0-9]+ runs' "$target_dir/$name.log"
-  echo "fuzz: $name corpus $(find "$work" "corpus/$name" -type f | wc -l) files"
+  # Executions and final corpus size (libFuzzer's "DONE" line: corp: <inputs>/<bytes>).
+  grep -E 'DONE' "$target_dir/$name.log"
 done
 echo "fuzz: ok"
