@@ -67,6 +67,14 @@ impl<M: Manager> KindBuilder<M, NullPool<M>> {
 
 impl<M: Manager> NullPool<M> {
     /// A pool with the defaults (rollback on return, no listeners).
+    ///
+    /// ```
+    /// # use tarn::NullPool;
+    /// # use tarn_core::testing::ScriptedManager;
+    /// let pool = NullPool::new(ScriptedManager::new());
+    /// assert_eq!(pool.get()?.id, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(manager: M) -> Self {
         Self::builder(manager).build()
     }
@@ -97,11 +105,27 @@ impl<M: Manager> NullPool<M> {
     }
 
     /// Cumulative counters of opened, closed and invalidated connections.
+    ///
+    /// ```
+    /// # use tarn::NullPool;
+    /// # use tarn_core::testing::ScriptedManager;
+    /// let pool = NullPool::new(ScriptedManager::new());
+    /// drop(pool.get()?);
+    /// assert_eq!((pool.stats().opened, pool.stats().closed), (1, 1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn stats(&self) -> Stats {
         self.base.stats()
     }
 
     /// The name the pool logs under.
+    ///
+    /// ```
+    /// # use tarn::NullPool;
+    /// # use tarn_core::testing::ScriptedManager;
+    /// let pool = NullPool::builder(ScriptedManager::new()).logging_name("n").build();
+    /// assert_eq!(pool.logging_name(), "n");
+    /// ```
     pub fn logging_name(&self) -> &str {
         &self.base.ev.name
     }
@@ -119,6 +143,14 @@ impl<M: Manager> NullPool<M> {
 
 impl<M: Manager + Clone> NullPool<M> {
     /// A new pool with the same configuration, manager and listeners.
+    ///
+    /// ```
+    /// # use tarn::NullPool;
+    /// # use tarn_core::testing::ScriptedManager;
+    /// let pool = NullPool::new(ScriptedManager::new());
+    /// let fresh = pool.recreate();
+    /// assert_eq!(fresh.logging_name(), pool.logging_name());
+    /// ```
     pub fn recreate(&self) -> Self {
         let (cfg, listeners) = self.base.recreate_parts();
         NullPool {
@@ -267,6 +299,15 @@ impl<M: Manager> StaticPool<M> {
     ///
     /// [`Error::Connect`] if opening it failed (the next checkout tries again);
     /// [`Error::Disconnected`] or [`Error::Panicked`] as for [`Pool::get`](crate::Pool::get).
+    ///
+    /// ```
+    /// # use tarn::StaticPool;
+    /// # use tarn_core::testing::ScriptedManager;
+    /// let pool = StaticPool::new(ScriptedManager::new());
+    /// let (a, b) = (pool.get()?, pool.get()?);
+    /// assert_eq!(a.id, b.id);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn get(&self) -> Result<StaticConnection<M>, Error<M::Error>> {
         let mut slot = lock_std(&self.inner.conn);
         if let Some(c) = slot.as_ref() {
@@ -305,6 +346,17 @@ impl<M: Manager> StaticPool<M> {
 
     /// Lets go of the shared connection: it is closed when the last handle is dropped (now,
     /// if none is out). The next checkout opens a new one.
+    ///
+    /// ```
+    /// # use tarn::StaticPool;
+    /// # use tarn_core::testing::ScriptedManager;
+    /// let manager = ScriptedManager::new();
+    /// let pool = StaticPool::new(manager.clone());
+    /// drop(pool.get()?);
+    /// pool.dispose();
+    /// assert_eq!(manager.closed(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn dispose(&self) {
         let old = lock_std(&self.inner.conn).take();
         drop(old);
@@ -396,6 +448,15 @@ impl<M: Manager> fmt::Debug for AssertionPool<M> {
 impl<M: Manager> KindBuilder<M, AssertionPool<M>> {
     /// Records a backtrace at every checkout, for the error of a second one. Defaults to
     /// `true` (as the reference's `store_traceback`).
+    ///
+    /// ```
+    /// # use tarn::AssertionPool;
+    /// # use tarn_core::testing::ScriptedManager;
+    /// let pool = AssertionPool::builder(ScriptedManager::new()).store_backtrace(false).build();
+    /// let _held = pool.get()?;
+    /// assert!(pool.get().is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn store_backtrace(mut self, on: bool) -> Self {
         self.cfg.store_backtrace = on;
         self
@@ -477,6 +538,17 @@ impl<M: Manager> AssertionPool<M> {
     }
 
     /// Closes the idle connection (one that is out is closed when returned).
+    ///
+    /// ```
+    /// # use tarn::AssertionPool;
+    /// # use tarn_core::testing::ScriptedManager;
+    /// let manager = ScriptedManager::new();
+    /// let pool = AssertionPool::new(manager.clone());
+    /// drop(pool.get()?);
+    /// pool.dispose();
+    /// assert_eq!(manager.closed(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn dispose(&self) {
         let conn = lock_std(&self.inner.state).conn.take();
         if let Some(t) = conn {
@@ -627,6 +699,15 @@ impl<M: Manager + 'static> fmt::Debug for SingletonThreadPool<M> {
 
 impl<M: Manager + 'static> KindBuilder<M, SingletonThreadPool<M>> {
     /// How many threads' connections are kept at once. Defaults to 5; 0 counts as 1.
+    ///
+    /// ```
+    /// # use tarn::SingletonThreadPool;
+    /// # use tarn_core::testing::ScriptedManager;
+    /// let pool = SingletonThreadPool::builder(ScriptedManager::new()).pool_size(1).build();
+    /// drop(pool.get()?);
+    /// assert_eq!(pool.size(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn pool_size(mut self, n: usize) -> Self {
         self.cfg.pool_size = n;
         self
@@ -749,6 +830,15 @@ impl<M: Manager + 'static> SingletonThreadPool<M> {
     }
 
     /// `"SingletonThreadPool id:<id> size: <threads kept>"`, as the reference.
+    ///
+    /// ```
+    /// # use tarn::SingletonThreadPool;
+    /// # use tarn_core::testing::ScriptedManager;
+    /// let pool = SingletonThreadPool::new(ScriptedManager::new());
+    /// drop(pool.get()?);
+    /// assert!(pool.status().ends_with("size: 1"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn status(&self) -> String {
         format!(
             "SingletonThreadPool id:{} size: {}",
@@ -778,6 +868,17 @@ impl<M: Manager + 'static> SingletonThreadPool<M> {
     }
 
     /// Closes every kept connection (ones out are closed when returned).
+    ///
+    /// ```
+    /// # use tarn::SingletonThreadPool;
+    /// # use tarn_core::testing::ScriptedManager;
+    /// let manager = ScriptedManager::new();
+    /// let pool = SingletonThreadPool::new(manager.clone());
+    /// drop(pool.get()?);
+    /// pool.dispose();
+    /// assert_eq!((manager.closed(), pool.size()), (1, 0));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn dispose(&self) {
         let all = std::mem::take(&mut *lock_std(&self.inner.all));
         for slot in all {
@@ -885,6 +986,18 @@ impl<M: Manager + 'static> KindConnection<'_, M> {
     }
 
     /// Marks the connection to be closed when returned.
+    ///
+    /// ```
+    /// # use tarn::SingletonThreadPool;
+    /// # use tarn_core::testing::ScriptedManager;
+    /// let manager = ScriptedManager::new();
+    /// let pool = SingletonThreadPool::new(manager.clone());
+    /// let mut c = pool.get()?;
+    /// tarn::KindConnection::soft_invalidate(&mut c);
+    /// drop(c);
+    /// assert_eq!(manager.closed(), 1, "closed on return, not kept");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn soft_invalidate(this: &mut Self) {
         if let Some(t) = this.conn.as_mut() {
             this.base.soft_invalidate(t);
@@ -892,6 +1005,16 @@ impl<M: Manager + 'static> KindConnection<'_, M> {
     }
 
     /// Removes the connection from the pool for good.
+    ///
+    /// ```
+    /// # use tarn::NullPool;
+    /// # use tarn_core::testing::ScriptedManager;
+    /// let manager = ScriptedManager::new();
+    /// let pool = NullPool::new(manager.clone());
+    /// let raw = tarn::KindConnection::detach(pool.get()?);
+    /// assert_eq!((raw.id, manager.closed()), (1, 0));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn detach(mut this: Self) -> M::Connection {
         let t = this.take();
         let conn = this.base.detach(t);

@@ -204,12 +204,31 @@ impl<M: Manager> fmt::Debug for Builder<M> {
 impl<M: Manager> Builder<M> {
     /// How many connections the pool keeps idle. Defaults to 5; 0 means no idle limit
     /// (every connection is kept, as the reference).
+    ///
+    /// ```
+    /// # use tarn::Pool;
+    /// # use tarn_core::testing::ScriptedManager;
+    /// let pool = Pool::builder(ScriptedManager::new()).pool_size(2).build()?;
+    /// let held: Vec<_> = (0..4).map(|_| pool.get().unwrap()).collect();
+    /// drop(held);
+    /// assert_eq!(pool.state().idle, 2, "two kept, the overflow closed");
+    /// # Ok::<(), tarn::BuildError>(())
+    /// ```
     pub fn pool_size(mut self, n: usize) -> Self {
         self.cfg.pool_size = n;
         self
     }
 
     /// How many connections may be open beyond `pool_size` under load. Defaults to 10.
+    ///
+    /// ```
+    /// # use tarn::Pool;
+    /// # use tarn_core::testing::ScriptedManager;
+    /// let pool = Pool::builder(ScriptedManager::new()).pool_size(1).max_overflow(1).build()?;
+    /// let (_a, _b) = (pool.get()?, pool.get()?);
+    /// assert!(pool.try_get().is_err(), "1 + 1 is the limit");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn max_overflow(mut self, n: usize) -> Self {
         self.cfg.max_overflow = Some(n);
         self
@@ -217,6 +236,16 @@ impl<M: Manager> Builder<M> {
 
     /// No limit on overflow (the reference's `max_overflow = -1`): a checkout never waits
     /// for capacity. See [`Pool`] for how the adapter does it.
+    ///
+    /// ```
+    /// # use tarn::Pool;
+    /// # use tarn_core::testing::ScriptedManager;
+    /// let pool = Pool::builder(ScriptedManager::new()).pool_size(1).unlimited_overflow().build()?;
+    /// let held: Vec<_> = (0..100).map(|_| pool.try_get().unwrap()).collect();
+    /// assert_eq!(pool.state().overflow, 99);
+    /// # drop(held);
+    /// # Ok::<(), tarn::BuildError>(())
+    /// ```
     pub fn unlimited_overflow(mut self) -> Self {
         self.cfg.max_overflow = None;
         self
@@ -224,18 +253,50 @@ impl<M: Manager> Builder<M> {
 
     /// How long [`Pool::get`] waits for a connection. Defaults to 30 s. Sub-second and zero
     /// timeouts work (zero: try once, then fail with [`Error::Timeout`]).
+    ///
+    /// ```
+    /// # use tarn::Pool;
+    /// # use tarn_core::testing::ScriptedManager;
+    /// let pool = Pool::builder(ScriptedManager::new())
+    ///     .timeout(std::time::Duration::from_millis(250))
+    ///     .build()?;
+    /// assert_eq!(pool.timeout().as_millis(), 250);
+    /// # Ok::<(), tarn::BuildError>(())
+    /// ```
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.cfg.timeout = timeout;
         self
     }
 
     /// Replaces a connection at checkout once it is older than `age`. Defaults to never.
+    ///
+    /// ```
+    /// # use tarn::Pool;
+    /// # use tarn_core::testing::ScriptedManager;
+    /// let pool = Pool::builder(ScriptedManager::new())
+    ///     .recycle(std::time::Duration::from_millis(1))
+    ///     .build()?;
+    /// drop(pool.get()?);
+    /// std::thread::sleep(std::time::Duration::from_millis(5));
+    /// assert_eq!(pool.get()?.id, 2, "too old: replaced");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn recycle(mut self, age: Duration) -> Self {
         self.cfg.recycle = Some(age);
         self
     }
 
     /// What to do with a returned connection. Defaults to [`ResetMode::Rollback`].
+    ///
+    /// ```
+    /// # use tarn::{Pool, ResetMode};
+    /// # use tarn_core::testing::ScriptedManager;
+    /// let manager = ScriptedManager::new();
+    /// let pool = Pool::builder(manager.clone()).reset_on_return(ResetMode::None).build()?;
+    /// drop(pool.get()?);
+    /// assert_eq!(manager.resets(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn reset_on_return(mut self, mode: ResetMode) -> Self {
         self.cfg.reset = mode;
         self
@@ -244,6 +305,17 @@ impl<M: Manager> Builder<M> {
     /// Pings an idle connection before handing it out (not one just opened), replacing it
     /// silently if the ping fails. A ping failure the manager classifies as a disconnect also
     /// invalidates every older connection. Defaults to `false`.
+    ///
+    /// ```
+    /// # use tarn::Pool;
+    /// # use tarn_core::testing::ScriptedManager;
+    /// let manager = ScriptedManager::new();
+    /// let pool = Pool::builder(manager.clone()).pre_ping(true).build()?;
+    /// drop(pool.get()?);
+    /// manager.fail_pings(1);
+    /// assert_eq!(pool.get()?.id, 2, "replaced without an error");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn pre_ping(mut self, on: bool) -> Self {
         self.cfg.pre_ping = on;
         self
@@ -251,6 +323,17 @@ impl<M: Manager> Builder<M> {
 
     /// FIFO (the reference's queue) or LIFO hand-out of idle connections. Defaults to
     /// [`IdleOrder::Fifo`].
+    ///
+    /// ```
+    /// # use tarn::{IdleOrder, Pool};
+    /// # use tarn_core::testing::ScriptedManager;
+    /// let pool = Pool::builder(ScriptedManager::new()).idle_order(IdleOrder::Lifo).build()?;
+    /// let (a, b) = (pool.get()?, pool.get()?);
+    /// drop(a);
+    /// drop(b);
+    /// assert_eq!(pool.get()?.id, 2, "the most recently returned first");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn idle_order(mut self, order: IdleOrder) -> Self {
         self.cfg.order = order;
         self
@@ -258,6 +341,14 @@ impl<M: Manager> Builder<M> {
 
     /// The name the pool logs under (the `pool` field of its `tracing` events). Defaults to
     /// a name unique in the process.
+    ///
+    /// ```
+    /// # use tarn::Pool;
+    /// # use tarn_core::testing::ScriptedManager;
+    /// let pool = Pool::builder(ScriptedManager::new()).logging_name("orders").build()?;
+    /// assert_eq!(pool.logging_name(), "orders");
+    /// # Ok::<(), tarn::BuildError>(())
+    /// ```
     pub fn logging_name(mut self, name: impl Into<String>) -> Self {
         self.cfg.name = Some(name.into());
         self
@@ -265,12 +356,22 @@ impl<M: Manager> Builder<M> {
 
     /// Logs every checkout and checkin at debug level (the reference's `echo`). Defaults to
     /// `false`, and then no such event is even built.
+    ///
+    /// ```
+    /// # use tarn::Pool;
+    /// # use tarn_core::testing::ScriptedManager;
+    /// let pool = Pool::builder(ScriptedManager::new()).echo(true).build()?;
+    /// drop(pool.get()?); // logs "Connection checked out from pool" at debug level
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn echo(mut self, on: bool) -> Self {
         self.cfg.echo = on;
         self
     }
 
     /// Registers a listener. Any number may be registered; they run in registration order.
+    ///
+    /// See [`Listener`] for an example.
     pub fn listener(mut self, listener: impl Listener<M::Connection> + 'static) -> Self {
         self.listeners.push(Arc::new(listener));
         self
@@ -283,6 +384,13 @@ impl<M: Manager> Builder<M> {
     /// - [`BuildError::ZeroCapacity`] if `pool_size` and `max_overflow` are both 0;
     /// - [`BuildError::TooLarge`] if the core cannot hold `pool_size + max_overflow` slots;
     /// - [`BuildError::FifoUnavailable`] for FIFO order where the FIFO queue does not exist.
+    ///
+    /// ```
+    /// # use tarn::{BuildError, Pool};
+    /// # use tarn_core::testing::ScriptedManager;
+    /// let err = Pool::builder(ScriptedManager::new()).pool_size(0).max_overflow(0).build();
+    /// assert_eq!(err.unwrap_err(), BuildError::ZeroCapacity);
+    /// ```
     pub fn build(self) -> Result<Pool<M>, BuildError> {
         let Builder {
             manager,
@@ -815,6 +923,14 @@ impl<M: Manager> Pool<M> {
     }
 
     /// The configured checkout timeout.
+    ///
+    /// ```
+    /// # use tarn::Pool;
+    /// # use tarn_core::testing::ScriptedManager;
+    /// let pool = Pool::builder(ScriptedManager::new()).build()?;
+    /// assert_eq!(pool.timeout(), tarn::DEFAULT_TIMEOUT);
+    /// # Ok::<(), tarn::BuildError>(())
+    /// ```
     pub fn timeout(&self) -> Duration {
         self.inner.cfg.timeout
     }
@@ -910,6 +1026,16 @@ impl<M: Manager> Pool<M> {
     }
 
     /// The pool's manager.
+    ///
+    /// ```
+    /// # use tarn::Pool;
+    /// # use tarn_core::testing::ScriptedManager;
+    /// let manager = ScriptedManager::new();
+    /// let pool = Pool::builder(manager.clone()).build()?;
+    /// drop(pool.get()?);
+    /// assert_eq!(pool.manager().opened(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn manager(&self) -> &M {
         &self.inner.core.manager().inner
     }
