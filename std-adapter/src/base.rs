@@ -317,24 +317,60 @@ impl<M: Manager, K> KindBuilder<M, K> {
     }
 
     /// What to do with a returned connection. Defaults to [`ResetMode::Rollback`].
+    ///
+    /// ```
+    /// # use tarn::NullPool;
+    /// # use tarn_core::testing::ScriptedManager;
+    /// let manager = ScriptedManager::new();
+    /// let pool = NullPool::builder(manager.clone()).reset_on_return(tarn::ResetMode::None).build();
+    /// drop(pool.get()?);
+    /// assert_eq!(manager.resets(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn reset_on_return(mut self, mode: ResetMode) -> Self {
         self.cfg.reset = mode;
         self
     }
 
     /// The name the pool logs under. Defaults to a name unique in the process.
+    ///
+    /// ```
+    /// # use tarn::NullPool;
+    /// # use tarn_core::testing::ScriptedManager;
+    /// let pool = NullPool::builder(ScriptedManager::new()).logging_name("scratch").build();
+    /// assert_eq!(pool.logging_name(), "scratch");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn logging_name(mut self, name: impl Into<String>) -> Self {
         self.cfg.name = Some(name.into());
         self
     }
 
     /// Logs every checkout and checkin at debug level. Defaults to `false`.
+    ///
+    /// ```
+    /// # use tarn::NullPool;
+    /// # use tarn_core::testing::ScriptedManager;
+    /// let pool = NullPool::builder(ScriptedManager::new()).echo(true).build();
+    /// drop(pool.get()?); // checkout and checkin logged at debug level
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn echo(mut self, on: bool) -> Self {
         self.cfg.echo = on;
         self
     }
 
     /// Registers a listener; any number may be registered.
+    ///
+    /// ```
+    /// # use tarn::NullPool;
+    /// # use tarn_core::testing::ScriptedManager;
+    /// struct Quiet;
+    /// impl<C> tarn::Listener<C> for Quiet {}
+    /// let pool = NullPool::builder(ScriptedManager::new()).listener(Quiet).build();
+    /// drop(pool.get()?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn listener(mut self, listener: impl Listener<M::Connection> + 'static) -> Self {
         self.listeners.push(Arc::new(listener));
         self

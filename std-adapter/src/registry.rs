@@ -69,6 +69,17 @@ impl<K: Hash + Eq + Clone, M: Manager> Registry<K, M> {
     /// # Errors
     ///
     /// The factory's [`BuildError`]; nothing is registered then.
+    ///
+    /// ```
+    /// # use tarn::{ConnectArgs, Pool, Registry};
+    /// # use tarn_core::testing::ScriptedManager;
+    /// let registry = Registry::new(|_: &ConnectArgs| Pool::builder(ScriptedManager::new()).build());
+    /// let key = ConnectArgs::new().kw("host", "db");
+    /// let pool = registry.get_pool(&key)?;
+    /// assert!(registry.contains(&key));
+    /// assert_eq!(pool.state().open, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn get_pool(&self, key: &K) -> Result<Pool<M>, BuildError> {
         let mut pools = lock_std(&self.pools);
         if let Some(p) = pools.get(key) {
@@ -86,12 +97,33 @@ impl<K: Hash + Eq + Clone, M: Manager> Registry<K, M> {
     ///
     /// [`Error::Build`] if the pool could not be built; otherwise as
     /// [`Pool::get`](crate::Pool::get).
+    ///
+    /// ```
+    /// # use tarn::{ConnectArgs, Pool, Registry};
+    /// # use tarn_core::testing::ScriptedManager;
+    /// let registry = Registry::new(|_: &ConnectArgs| Pool::builder(ScriptedManager::new()).build());
+    /// let key = ConnectArgs::new().kw("host", "db");
+    /// let conn = registry.get(&key)?;
+    /// assert_eq!(conn.id, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn get(&self, key: &K) -> Result<OwnedPooledConnection<M>, Error<M::Error>> {
         self.get_pool(key).map_err(Error::Build)?.get_owned()
     }
 
     /// Removes the pool for `key` and disposes it (connections out are closed when
     /// returned). Does nothing if there is none.
+    ///
+    /// ```
+    /// # use tarn::{ConnectArgs, Pool, Registry};
+    /// # use tarn_core::testing::ScriptedManager;
+    /// let registry = Registry::new(|_: &ConnectArgs| Pool::builder(ScriptedManager::new()).build());
+    /// let key = ConnectArgs::new().kw("host", "db");
+    /// drop(registry.get(&key)?);
+    /// registry.dispose(&key);
+    /// assert!(!registry.contains(&key));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn dispose(&self, key: &K) {
         let pool = lock_std(&self.pools).remove(key);
         if let Some(p) = pool {
@@ -100,6 +132,17 @@ impl<K: Hash + Eq + Clone, M: Manager> Registry<K, M> {
     }
 
     /// Removes and disposes every pool.
+    ///
+    /// ```
+    /// # use tarn::{ConnectArgs, Pool, Registry};
+    /// # use tarn_core::testing::ScriptedManager;
+    /// let registry = Registry::new(|_: &ConnectArgs| Pool::builder(ScriptedManager::new()).build());
+    /// let key = ConnectArgs::new().kw("host", "db");
+    /// drop(registry.get(&key)?);
+    /// registry.clear();
+    /// assert!(registry.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn clear(&self) {
         let pools: Vec<_> = lock_std(&self.pools).drain().map(|(_, p)| p).collect();
         for p in pools {
@@ -108,6 +151,16 @@ impl<K: Hash + Eq + Clone, M: Manager> Registry<K, M> {
     }
 
     /// How many pools are registered.
+    ///
+    /// ```
+    /// # use tarn::{ConnectArgs, Pool, Registry};
+    /// # use tarn_core::testing::ScriptedManager;
+    /// let registry = Registry::new(|_: &ConnectArgs| Pool::builder(ScriptedManager::new()).build());
+    /// let key = ConnectArgs::new().kw("host", "db");
+    /// registry.get_pool(&key)?;
+    /// assert_eq!(registry.len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn len(&self) -> usize {
         lock_std(&self.pools).len()
     }
