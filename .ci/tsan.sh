@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # ThreadSanitizer over the multi-thread tests: tarn-core's (its tests and the replayed
-# threads fuzz corpus), and the std adapter's stress / thread tests when they exist.
+# threads fuzz corpus), and the std adapter's test files that start threads.
 # A TSan report makes the test binary exit 66 even when the summary says "ok": every
 # command's exit code is checked, never its output.
 set -euo pipefail
@@ -28,16 +28,20 @@ tsan_test() {
 # The core: every test target (not the doc tests, which TSan cannot instrument here).
 tsan_test -p tarn-core --features testing --lib --tests
 
-# The std adapter's multi-thread tests, whichever exist now.
+# The std adapter's multi-thread tests, whichever exist now: every *stress* / *thread*
+# test file, and every other one that starts threads.
 adapter_tests=()
 shopt -s nullglob
-for f in std-adapter/tests/*stress*.rs std-adapter/tests/*thread*.rs; do
-  adapter_tests+=(--test "$(basename "$f" .rs)")
+for f in std-adapter/tests/*.rs; do
+  name="$(basename "$f" .rs)"
+  if [[ "$name" == *stress* || "$name" == *thread* ]] || grep -qE 'thread::(spawn|scope)|std::thread' "$f"; then
+    adapter_tests+=(--test "$name")
+  fi
 done
 shopt -u nullglob
 if [ "${#adapter_tests[@]}" -gt 0 ]; then
   tsan_test -p tarn "${adapter_tests[@]}"
 else
-  echo "tsan: no std-adapter/tests/*stress*.rs or *thread*.rs yet"
+  echo "tsan: no multi-thread tests in std-adapter/tests/ yet"
 fi
 echo "tsan: ok"
