@@ -1259,6 +1259,15 @@ impl<M: Manager, R: Deref<Target = Inner<M>>> Guard<M, R> {
 impl<M: Manager, R: Deref<Target = Inner<M>>> Drop for Guard<M, R> {
     #[inline]
     fn drop(&mut self) {
+        if let Some(Slot::Core(p)) = &self.slot {
+            let ev = Pooled::pool(p).events();
+            if !ev.echo && !ev.has_listeners() && !std::thread::panicking() {
+                // The fast path: the core's guard checks the connection in where it lies
+                // (a failed reset has invalidated it; there is no one to tell).
+                self.slot = None;
+                return;
+            }
+        }
         if let Some(slot) = self.slot.take() {
             let _ = Self::checkin_slot(slot);
         }
