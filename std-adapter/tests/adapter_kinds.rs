@@ -116,9 +116,12 @@ fn singleton_thread_pool_closes_a_thread_connection_at_thread_exit() {
     let pool = SingletonThreadPool::builder(manager.clone())
         .pool_size(10)
         .build();
-    std::thread::scope(|s| {
-        s.spawn(|| drop(pool.get().unwrap()));
-    });
+    // `spawn` + `join` (not a scope): join waits for the thread's thread-local
+    // destructors, a scope only for its closure.
+    let p2 = pool.clone();
+    std::thread::spawn(move || drop(p2.get().unwrap()))
+        .join()
+        .unwrap();
     assert_eq!(manager.closed(), 1, "closed when its thread exited");
     assert_eq!(pool.size(), 0);
 }
@@ -129,16 +132,20 @@ fn singleton_thread_pool_keeps_at_most_pool_size_threads() {
     let pool = SingletonThreadPool::builder(manager.clone())
         .pool_size(2)
         .build();
-    let barrier = std::sync::Barrier::new(5);
-    std::thread::scope(|s| {
-        for _ in 0..5 {
-            s.spawn(|| {
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(5));
+    let threads: Vec<_> = (0..5)
+        .map(|_| {
+            let (pool, barrier) = (pool.clone(), barrier.clone());
+            std::thread::spawn(move || {
                 drop(pool.get().unwrap());
                 barrier.wait(); // all five alive at once
                 assert!(pool.size() <= 2);
-            });
-        }
-    });
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap(); // also waits for the thread-local destructors
+    }
     assert!(manager.closed() >= 3, "the clean-up rule closed the oldest");
     drop(pool);
     manager.assert_all_closed_once(0);
