@@ -69,9 +69,9 @@ mod storage;
 mod sync;
 
 #[cfg(feature = "testing")]
-pub mod testing;
-#[cfg(feature = "testing")]
 pub mod model;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 #[cfg(feature = "alloc")]
 pub use builder::{Builder, Pool};
