@@ -978,6 +978,11 @@ impl<M: Manager> Pool<M> {
 
     /// Registers a listener on a running pool (the reference's `event.listen`).
     ///
+    /// While a pool has no listener its checkouts skip the panic catching that listeners
+    /// need; a checkout already under way when the first listener is registered may run it
+    /// without that net (a panic in it then reaches that caller as a panic; the pool's
+    /// counts stay right either way).
+    ///
     /// ```
     /// # use std::sync::{Arc, atomic::{AtomicUsize, Ordering}};
     /// # use tarn::{Listener, Pool};
