@@ -103,7 +103,7 @@ impl<M: Manager> Base<M> {
         let start = Instant::now();
         let epoch = Arc::new(AtomicUsize::new(0));
         let name: Arc<str> = match &cfg.name {
-            Some(n) => Arc::from(n.as_str()),
+            Some(n) => Arc::from(crate::registry::redact(n).as_str()),
             None => default_name(kind),
         };
         Base {

@@ -340,7 +340,8 @@ impl<M: Manager> Builder<M> {
     }
 
     /// The name the pool logs under (the `pool` field of its `tracing` events). Defaults to
-    /// a name unique in the process.
+    /// a name unique in the process. A password in it (a URL's, or a `password=` pair) is
+    /// stored redacted, so it can never reach a log.
     ///
     /// ```
     /// # use tarn::Pool;
@@ -419,7 +420,7 @@ impl<M: Manager> Inner<M> {
         let start = Instant::now();
         let epoch = Arc::new(AtomicUsize::new(0));
         let name: Arc<str> = match &cfg.name {
-            Some(n) => Arc::from(n.as_str()),
+            Some(n) => Arc::from(crate::registry::redact(n).as_str()),
             None => default_name("pool"),
         };
         let events = Ev::new(

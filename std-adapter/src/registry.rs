@@ -181,8 +181,9 @@ impl<K: Hash + Eq + Clone, M: Manager> Registry<K, M> {
 /// ([`ConnectArgs::pool_key`]).
 ///
 /// `Debug` and `Display` never show secrets: the value of a keyword that names one
-/// (`password`, `passwd`, `pwd`, `secret`, `token`, `api_key`, ...) prints as `***`, and the
-/// password in a URL (`scheme://user:password@host`) prints as `***`.
+/// (`password`, `passwd`, `pwd`, `secret`, `token`, `api_key`, ...) prints as `***`, and so
+/// do the password in a URL (`scheme://user:password@host`) and secret-named
+/// `name=value` pairs inside a connection string (`host=db password=...`).
 ///
 /// # Examples
 ///
@@ -198,6 +199,9 @@ impl<K: Hash + Eq + Clone, M: Manager> Registry<K, M> {
 ///     "postgres://app:***@db.example/orders, password=***, user=app"
 /// );
 /// assert_eq!(args.get("password"), Some("s3cret"), "the value itself is kept");
+///
+/// let dsn = ConnectArgs::new().arg("host=db user=app password=s3cret sslmode=require");
+/// assert_eq!(dsn.to_string(), "host=db user=app password=*** sslmode=require");
 /// ```
 #[derive(Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnectArgs {
@@ -270,8 +274,15 @@ pub(crate) fn is_secret_name(name: &str) -> bool {
     .any(|s| n.contains(s))
 }
 
+/// Redacts secrets in a free-form connection string: the password of a URL's user info
+/// (`scheme://user:password@host`) and the value of every `name=value` pair whose name
+/// names a secret (libpq-style `password=...`, URL query `?token=...`, ODBC `Pwd=...;`).
+pub(crate) fn redact(s: &str) -> String {
+    redact_pairs(&redact_url(s))
+}
+
 /// Replaces the password of a URL's user info with `***`.
-pub(crate) fn redact_url(s: &str) -> String {
+fn redact_url(s: &str) -> String {
     let Some(scheme_end) = s.find("://") else {
         return s.to_owned();
     };
@@ -289,10 +300,37 @@ pub(crate) fn redact_url(s: &str) -> String {
     format!("{}://{}:***{}", &s[..scheme_end], user, &rest[at..])
 }
 
+/// Replaces the value of every secret-named `name=value` pair with `***`.
+fn redact_pairs(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(eq) = rest.find('=') {
+        let (before, after) = rest.split_at(eq);
+        let name_start = before
+            .rfind(|c: char| c.is_whitespace() || matches!(c, ';' | '&' | '?' | ',' | '('))
+            .map_or(0, |i| i + 1);
+        let name = &before[name_start..];
+        out.push_str(before);
+        out.push('=');
+        let value = &after[1..];
+        let value_end = value
+            .find(|c: char| c.is_whitespace() || matches!(c, ';' | '&' | ',' | ')'))
+            .unwrap_or(value.len());
+        if is_secret_name(name) && value_end > 0 {
+            out.push_str("***");
+        } else {
+            out.push_str(&value[..value_end]);
+        }
+        rest = &value[value_end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 impl fmt::Display for ConnectArgs {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(k) = &self.key {
-            return write!(f, "pool_key={}", redact_url(k));
+            return write!(f, "pool_key={}", redact(k));
         }
         let mut first = true;
         let mut sep = |f: &mut fmt::Formatter<'_>| {
@@ -305,14 +343,14 @@ impl fmt::Display for ConnectArgs {
         };
         for a in &self.args {
             sep(f)?;
-            f.write_str(&redact_url(a))?;
+            f.write_str(&redact(a))?;
         }
         for (k, v) in &self.kwargs {
             sep(f)?;
             if is_secret_name(k) {
                 write!(f, "{k}=***")?;
             } else {
-                write!(f, "{k}={}", redact_url(v))?;
+                write!(f, "{k}={}", redact(v))?;
             }
         }
         Ok(())

@@ -56,9 +56,18 @@ impl Capture {
     }
 }
 
+/// Runs `f` with a capturing subscriber. Capturing tests run one at a time, and rebuild
+/// tracing's per-callsite interest cache once their subscriber is in place: tests on other
+/// threads come and go with their own subscribers, and a callsite whose interest was cached
+/// while none listened would otherwise stay silent.
 fn captured(f: impl FnOnce()) -> Capture {
+    static SERIAL: Mutex<()> = Mutex::new(());
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let cap = Capture::default();
-    tracing::subscriber::with_default(cap.clone(), f);
+    tracing::subscriber::with_default(cap.clone(), || {
+        tracing::callsite::rebuild_interest_cache();
+        f()
+    });
     cap
 }
 
@@ -237,4 +246,31 @@ fn secrets_never_print() {
         registry.clear();
     });
     assert!(cap.lines().iter().all(|l| !l.contains("topsecret")));
+}
+
+#[test]
+fn connection_strings_and_logging_names_are_redacted() {
+    let dsn = ConnectArgs::new()
+        .arg("host=db user=app password=hunter2 sslmode=require")
+        .arg("Server=db;Uid=app;Pwd=hunter2;")
+        .arg("redis://:hunter2@127.0.0.1:6379/0?token=hunter2&db=1");
+    let shown = format!("{dsn} {dsn:?}");
+    assert!(!shown.contains("hunter2"), "{shown}");
+    assert!(
+        shown.contains("sslmode=require") && shown.contains("db=1"),
+        "{shown}"
+    );
+
+    let cap = captured(|| {
+        let pool = Pool::builder(ScriptedManager::new())
+            .logging_name("postgres://app:hunter2@db/orders")
+            .build()
+            .unwrap();
+        assert_eq!(pool.logging_name(), "postgres://app:***@db/orders");
+        assert!(!format!("{pool:?}").contains("hunter2"));
+        drop(pool.get().unwrap());
+        pool.dispose();
+    });
+    assert!(!cap.lines().is_empty());
+    assert!(cap.lines().iter().all(|l| !l.contains("hunter2")));
 }
