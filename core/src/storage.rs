@@ -144,7 +144,7 @@ impl<C, I> Storage<C, I> for HeapStorage<C, I> {
 
 /// `N` slots inline, with no allocator: the storage of [`FixedPool`](crate::FixedPool).
 ///
-/// Its idle queue is always the tagged [`IndexStack`] (LIFO): truly lock-free, so an
+/// Its idle queue is always the tagged index stack (LIFO): truly lock-free, so an
 /// interrupt handler can never be wedged by the thread it preempted.
 #[derive(Debug)]
 pub struct ArrayStorage<C, I, const N: usize> {
