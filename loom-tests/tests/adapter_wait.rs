@@ -103,3 +103,22 @@ fn two_waiters_are_served_in_the_order_they_queued() {
         assert_eq!(*order.lock().unwrap(), [1, 2], "first come, first served");
     });
 }
+
+#[test]
+fn a_waiter_that_loses_the_connection_to_a_newcomer_is_served_later() {
+    loom::model(|| {
+        let pool = one_slot();
+        let held = pool.get().expect("the pool is empty");
+        let (p1, p2) = (pool.clone(), pool.clone());
+        let waiter = thread::spawn(move || drop(p1.get().expect("served in the end")));
+        // A newcomer whose fast path may run before the waiter registers: it can take the
+        // connection the waiter was woken for; the waiter must then sleep again, keep its
+        // place, and be woken by the newcomer's checkin.
+        let newcomer = thread::spawn(move || drop(p2.get().expect("served")));
+        drop(held);
+        waiter.join().unwrap();
+        newcomer.join().unwrap();
+        let st = pool.state();
+        assert_eq!((st.waiting, st.checked_out, st.idle), (0, 0, 1));
+    });
+}
