@@ -23,17 +23,20 @@ pub trait AnyPool: sealed::Sealed {
     type Info;
 
     #[doc(hidden)]
-    fn __checkin(&self, idx: u32, entry: Entry<Conn<Self>, Self::Info>) -> Result<(), Error<Self>>;
+    fn __slot(&self, idx: u32) -> *mut Option<Entry<Conn<Self>, Self::Info>>;
     #[doc(hidden)]
-    fn __invalidate(&self, idx: u32, entry: Entry<Conn<Self>, Self::Info>);
+    fn __checkin(&self, idx: u32) -> Result<(), Error<Self>>;
     #[doc(hidden)]
-    fn __soft_invalidate(&self, entry: &mut Entry<Conn<Self>, Self::Info>);
+    fn __invalidate(&self, idx: u32);
     #[doc(hidden)]
-    fn __detach(&self, idx: u32, entry: Entry<Conn<Self>, Self::Info>) -> Conn<Self>;
+    fn __soft_invalidate(&self, idx: u32);
+    #[doc(hidden)]
+    fn __detach(&self, idx: u32) -> Conn<Self>;
 }
 
 type Conn<P> = <<P as AnyPool>::Manager as Manager>::Connection;
 type Error<P> = <<P as AnyPool>::Manager as Manager>::Error;
+type EntryOf<P> = Entry<Conn<P>, <P as AnyPool>::Info>;
 
 impl<M: Manager, E, K, I, S: Storage<M::Connection, I>> sealed::Sealed for RawPool<M, E, K, I, S> {}
 
@@ -49,17 +52,21 @@ where
     type Info = I;
 
     #[inline]
-    fn __checkin(&self, idx: u32, entry: Entry<M::Connection, I>) -> Result<(), M::Error> {
-        self.checkin(idx, entry)
+    fn __slot(&self, idx: u32) -> *mut Option<Entry<M::Connection, I>> {
+        self.slot_ptr(idx)
     }
-    fn __invalidate(&self, idx: u32, entry: Entry<M::Connection, I>) {
-        self.invalidate_entry(idx, entry, InvalidateReason::User)
+    #[inline]
+    fn __checkin(&self, idx: u32) -> Result<(), M::Error> {
+        self.checkin(idx)
     }
-    fn __soft_invalidate(&self, entry: &mut Entry<M::Connection, I>) {
-        self.soft_invalidate_entry(entry)
+    fn __invalidate(&self, idx: u32) {
+        self.invalidate_slot(idx, InvalidateReason::User)
     }
-    fn __detach(&self, idx: u32, entry: Entry<M::Connection, I>) -> M::Connection {
-        self.detach_entry(idx, entry)
+    fn __soft_invalidate(&self, idx: u32) {
+        self.soft_invalidate_slot(idx)
+    }
+    fn __detach(&self, idx: u32) -> M::Connection {
+        self.detach_slot(idx)
     }
 }
 
@@ -87,9 +94,10 @@ where
     P: Deref,
     P::Target: AnyPool,
 {
-    pool: P,
+    /// Taken only by `into_parts` (which forgets the guard) or by `drop`.
+    pool: ManuallyDrop<P>,
+    /// The slot this guard owns (slot protocol): its connection stays in it, in place.
     idx: u32,
-    entry: ManuallyDrop<Entry<Conn<P::Target>, <P::Target as AnyPool>::Info>>,
 }
 
 impl<P> Pooled<P>
@@ -97,33 +105,45 @@ where
     P: Deref,
     P::Target: AnyPool,
 {
+    /// A guard for slot `idx`, which the caller owns and which holds a connection.
     #[inline]
-    pub(crate) fn new(
-        pool: P,
-        idx: u32,
-        entry: Entry<Conn<P::Target>, <P::Target as AnyPool>::Info>,
-    ) -> Self {
+    pub(crate) fn new(pool: P, idx: u32) -> Self {
         Pooled {
-            pool,
+            pool: ManuallyDrop::new(pool),
             idx,
-            entry: ManuallyDrop::new(entry),
+        }
+    }
+
+    /// The entry in this guard's slot.
+    #[inline]
+    fn entry(&self) -> &EntryOf<P::Target> {
+        // SAFETY: this guard owns slot `idx` (it was handed the index by a checkout and no
+        // queue holds it), so only this guard reaches the slot's contents, and the slot holds
+        // an entry for as long as the guard lives. `&self` rules out a `&mut` through the
+        // guard for the borrow's lifetime.
+        match unsafe { &*self.pool.__slot(self.idx) } {
+            Some(entry) => entry,
+            None => unreachable!("a guard's slot holds its connection"),
+        }
+    }
+
+    /// Mutable access to the entry in this guard's slot.
+    #[inline]
+    fn entry_mut(&mut self) -> &mut EntryOf<P::Target> {
+        // SAFETY: as in `entry`; `&mut self` makes this the only reference.
+        match unsafe { &mut *self.pool.__slot(self.idx) } {
+            Some(entry) => entry,
+            None => unreachable!("a guard's slot holds its connection"),
         }
     }
 
     /// Takes the guard apart without checking in.
     #[inline]
-    fn into_parts(this: Self) -> (P, u32, Entry<Conn<P::Target>, <P::Target as AnyPool>::Info>) {
+    fn into_parts(this: Self) -> (P, u32) {
         let mut this = ManuallyDrop::new(this);
-        let idx = this.idx;
-        // SAFETY: `this` is never dropped, so `pool` and `entry` are each moved out exactly once,
-        // here; nothing reads them afterwards.
-        unsafe {
-            (
-                core::ptr::read(&this.pool),
-                idx,
-                ManuallyDrop::take(&mut this.entry),
-            )
-        }
+        // SAFETY: `this` is never dropped, so `pool` is moved out exactly once, here.
+        let pool = unsafe { ManuallyDrop::take(&mut this.pool) };
+        (pool, this.idx)
     }
 
     /// The pool this connection belongs to.
@@ -134,7 +154,7 @@ where
     /// The typed per-connection info. It survives check-in and starts from `I::default()`
     /// each time the pool opens a new connection (also when it replaces this one).
     pub fn info(this: &Self) -> &<P::Target as AnyPool>::Info {
-        &this.entry.info
+        &this.entry().info
     }
 
     /// Mutable access to the typed per-connection info.
@@ -153,7 +173,7 @@ where
     /// # Ok::<(), tarn_core::BuildError>(())
     /// ```
     pub fn info_mut(this: &mut Self) -> &mut <P::Target as AnyPool>::Info {
-        &mut this.entry.info
+        &mut this.entry_mut().info
     }
 
     /// Checks the connection in now, returning the reset error if the reset on return failed
@@ -163,34 +183,34 @@ where
     ///
     /// The manager's reset error; the connection was closed and its capacity given back.
     pub fn checkin(this: Self) -> Result<(), Error<P::Target>> {
-        let (pool, idx, entry) = Self::into_parts(this);
-        pool.__checkin(idx, entry)
+        let (pool, idx) = Self::into_parts(this);
+        pool.__checkin(idx)
     }
 
     /// Closes the connection as broken (hard invalidation): the `invalidate` event, then it
     /// is closed and its capacity given back.
     pub fn invalidate(this: Self) {
-        let (pool, idx, entry) = Self::into_parts(this);
-        pool.__invalidate(idx, entry)
+        let (pool, idx) = Self::into_parts(this);
+        pool.__invalidate(idx)
     }
 
     /// Soft invalidation: the connection keeps working for this holder, and is closed instead
     /// of kept when it is returned.
     pub fn soft_invalidate(this: &mut Self) {
-        this.pool.__soft_invalidate(&mut this.entry)
+        this.pool.__soft_invalidate(this.idx)
     }
 
     /// Whether the connection was soft-invalidated.
     pub fn is_soft_invalidated(this: &Self) -> bool {
-        this.entry.soft
+        this.entry().soft
     }
 
     /// Removes the connection from the pool for good and hands it to the caller, who now owns
     /// closing it (or may give it to [`RawPool::close_detached`]). The pool's capacity is
     /// given back, so it may open a replacement.
     pub fn detach(this: Self) -> Conn<P::Target> {
-        let (pool, idx, entry) = Self::into_parts(this);
-        pool.__detach(idx, entry)
+        let (pool, idx) = Self::into_parts(this);
+        pool.__detach(idx)
     }
 }
 
@@ -203,7 +223,7 @@ where
 
     #[inline]
     fn deref(&self) -> &Self::Target {
-        &self.entry.conn
+        &self.entry().conn
     }
 }
 
@@ -214,7 +234,7 @@ where
 {
     #[inline]
     fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.entry.conn
+        &mut self.entry_mut().conn
     }
 }
 
@@ -225,11 +245,11 @@ where
 {
     #[inline]
     fn drop(&mut self) {
-        // SAFETY: `drop` runs at most once, and `into_parts` (the only other place that takes
-        // the entry) keeps `drop` from running at all.
-        let entry = unsafe { ManuallyDrop::take(&mut self.entry) };
         // A failed reset has invalidated the connection already; there is no one to tell.
-        let _ = self.pool.__checkin(self.idx, entry);
+        let _ = self.pool.__checkin(self.idx);
+        // SAFETY: `drop` runs at most once, and `into_parts` (the only other place that takes
+        // the pointer) keeps `drop` from running at all.
+        unsafe { ManuallyDrop::drop(&mut self.pool) };
     }
 }
 
@@ -242,7 +262,7 @@ where
     // Manual impl: show the connection, not the pool (whose manager may hold secrets).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Pooled")
-            .field("conn", &self.entry.conn)
+            .field("conn", &self.entry().conn)
             .field("slot", &self.idx)
             .finish_non_exhaustive()
     }

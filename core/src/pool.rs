@@ -36,7 +36,6 @@
 //! the slot and its capacity are given back, so every count stays right.
 
 use core::marker::PhantomData;
-use core::mem::ManuallyDrop;
 use core::ops::Deref;
 
 use crate::clock::{Clock, NoClock};
@@ -307,8 +306,8 @@ where
     where
         P: Deref<Target = Self>,
     {
-        let (idx, entry) = pool.acquire()?;
-        Ok(Pooled::new(pool, idx, entry))
+        let idx = pool.acquire()?;
+        Ok(Pooled::new(pool, idx))
     }
 
     /// Closes every idle connection now, and every checked-out one when it is returned.
@@ -319,12 +318,8 @@ where
     pub fn dispose(&self) {
         self.invalidate_all();
         while let Some(idx) = self.storage.idle_pop() {
-            // SAFETY: the index was popped from the idle queue, so this thread owns the slot.
-            if let Some(entry) = unsafe { self.slot_take(idx) } {
-                drop(Held::new(self, idx, entry));
-            } else {
-                Reserved { pool: self, idx }.release();
-            }
+            // The index was popped from the idle queue: this thread owns an occupied slot.
+            drop(Held { pool: self, idx });
         }
     }
 
@@ -341,18 +336,16 @@ where
     }
 
     // ---- the machinery -------------------------------------------------------------------
+    //
+    // A connection's entry lives in its slot for the connection's whole life, idle or checked
+    // out: a checkout and a checkin move only the slot index, never the entry.
 
-    /// Takes the entry out of slot `idx`.
-    ///
-    /// # Safety
-    ///
-    /// The caller owns slot `idx` (popped it from the idle queue or holds its guard).
+    /// A raw pointer to slot `idx`'s contents. Dereferencing it is sound only for the thread
+    /// that owns the slot (see `slot.rs`).
     #[inline]
-    unsafe fn slot_take(&self, idx: u32) -> Option<Entry<M::Connection, I>> {
+    pub(crate) fn slot_ptr(&self, idx: u32) -> *mut Option<Entry<M::Connection, I>> {
         // `idx` came from this pool's own queues, which only hold indices below capacity.
-        let slot = &self.storage.slots()[idx as usize];
-        // SAFETY: forwarded from the caller.
-        unsafe { slot.take() }
+        self.storage.slots()[idx as usize].ptr()
     }
 
     /// Reserves one unit of capacity, or says there is none.
@@ -386,19 +379,12 @@ where
         self.events.released();
     }
 
-    /// The checkout path: returns the slot index and the entry for a new guard.
+    /// The checkout path: returns the index of a slot whose connection is ready to hand out.
     #[inline]
-    fn acquire(&self) -> Result<(u32, Entry<M::Connection, I>), CheckoutError<M::Error>> {
+    fn acquire(&self) -> Result<u32, CheckoutError<M::Error>> {
         if let Some(idx) = self.storage.idle_pop() {
-            // SAFETY: the index was popped from the idle queue, so this thread owns the slot.
-            return match unsafe { self.slot_take(idx) } {
-                Some(entry) => self.prepare_idle(Held::new(self, idx, entry)),
-                // Unreachable by the slot protocol (idle slots hold an entry); degrade to
-                // opening a connection in it rather than failing.
-                None => self
-                    .open(Reserved { pool: self, idx }, None)
-                    .and_then(|h| self.hand_out(h, true)),
-            };
+            // The index was popped from the idle queue: this thread owns an occupied slot.
+            return self.prepare_idle(Held { pool: self, idx });
         }
         // Claim the first connect (if it is still to come) before reserving capacity: while
         // another thread runs it, report WouldBlock without touching the capacity, so that
@@ -449,8 +435,8 @@ where
     #[inline]
     fn prepare_idle<'a>(
         &'a self,
-        held: Held<'a, M, E, K, I, S>,
-    ) -> Result<(u32, Entry<M::Connection, I>), CheckoutError<M::Error>> {
+        mut held: Held<'a, M, E, K, I, S>,
+    ) -> Result<u32, CheckoutError<M::Error>> {
         let entry = held.entry();
         let replace = entry.soft
             || entry.epoch != self.epoch.load(Ordering::Acquire)
@@ -459,15 +445,14 @@ where
             let fresh = self.reopen(held)?;
             return self.hand_out(fresh, true);
         }
-        let mut held = held;
         if self.settings.pre_ping {
-            if let Err(e) = self.manager.ping(&mut held.entry_mut().conn) {
+            if let Err(e) = self.manager.ping(&mut held.entry().conn) {
                 if self.manager.is_disconnect(&e) {
                     // The server went away: every connection opened before now is suspect.
                     self.invalidate_all();
                 }
                 self.events
-                    .invalidate(&mut held.entry_mut().conn, InvalidateReason::PingFailed);
+                    .invalidate(&mut held.entry().conn, InvalidateReason::PingFailed);
                 let fresh = self.reopen(held)?;
                 return self.hand_out(fresh, true);
             }
@@ -485,30 +470,39 @@ where
 
     /// Runs the checkout hook (replacing a connection it rejects, at most twice), then
     /// disarms the drop guard.
+    #[inline]
     fn hand_out<'a>(
         &'a self,
         mut held: Held<'a, M, E, K, I, S>,
-        mut fresh: bool,
-    ) -> Result<(u32, Entry<M::Connection, I>), CheckoutError<M::Error>> {
-        let mut attempt = 0u8;
-        loop {
-            let event = CheckoutEvent { fresh, attempt };
-            match self.events.checkout(&mut held.entry_mut().conn, &event) {
-                Ok(()) => {
-                    let (res, entry) = held.into_parts();
-                    return Ok((res.keep(), entry));
-                }
-                Err(Disconnected) => {
-                    self.events
-                        .invalidate(&mut held.entry_mut().conn, InvalidateReason::Disconnected);
-                    if attempt >= 1 {
-                        drop(held); // closes it and gives the slot back
-                        return Err(CheckoutError::Disconnected);
-                    }
-                    held = self.reopen(held)?;
-                    fresh = true;
-                    attempt += 1;
-                }
+        fresh: bool,
+    ) -> Result<u32, CheckoutError<M::Error>> {
+        let event = CheckoutEvent { fresh, attempt: 0 };
+        match self.events.checkout(&mut held.entry().conn, &event) {
+            Ok(()) => Ok(held.keep()),
+            Err(Disconnected) => self.hand_out_again(held),
+        }
+    }
+
+    /// The checkout hook rejected the connection: replace it once and ask again.
+    #[cold]
+    fn hand_out_again<'a>(
+        &'a self,
+        mut held: Held<'a, M, E, K, I, S>,
+    ) -> Result<u32, CheckoutError<M::Error>> {
+        self.events
+            .invalidate(&mut held.entry().conn, InvalidateReason::Disconnected);
+        let mut held = self.reopen(held)?;
+        let event = CheckoutEvent {
+            fresh: true,
+            attempt: 1,
+        };
+        match self.events.checkout(&mut held.entry().conn, &event) {
+            Ok(()) => Ok(held.keep()),
+            Err(Disconnected) => {
+                self.events
+                    .invalidate(&mut held.entry().conn, InvalidateReason::Disconnected);
+                drop(held); // closes it and gives the slot back
+                Err(CheckoutError::Disconnected)
             }
         }
     }
@@ -537,22 +531,20 @@ where
             0
         };
         let conn = self.manager.connect().map_err(CheckoutError::Connect)?;
-        let mut held = Held::from_reserved(
-            res,
-            Entry {
-                conn,
-                info: I::default(),
-                epoch,
-                born,
-                soft: false,
-            },
-        );
+        let entry = Entry {
+            conn,
+            info: I::default(),
+            epoch,
+            born,
+            soft: false,
+        };
+        let mut held = res.fill(entry);
         if let Some(mut first) = first {
             first.done = true; // set before the hook: it runs once even if it panics
-            self.events.first_connect(&mut held.entry_mut().conn);
+            self.events.first_connect(&mut held.entry().conn);
             drop(first);
         }
-        self.events.connect(&mut held.entry_mut().conn);
+        self.events.connect(&mut held.entry().conn);
         Ok(held)
     }
 
@@ -569,69 +561,63 @@ where
 
     /// The checkin path (guard drop): reset, checkin event, then idle queue or close.
     ///
-    /// Returns the reset error if the reset failed (the connection was invalidated).
-    pub(crate) fn checkin(&self, idx: u32, entry: Entry<M::Connection, I>) -> Result<(), M::Error> {
-        let mut held = Held::new(self, idx, entry);
+    /// The caller owns slot `idx`, which holds a connection. Returns the reset error if the
+    /// reset failed (the connection was invalidated).
+    #[inline]
+    pub(crate) fn checkin(&self, idx: u32) -> Result<(), M::Error> {
+        let mut held = Held { pool: self, idx };
         let mode = self.settings.reset;
-        self.events.reset(&mut held.entry_mut().conn, mode);
+        let entry = held.entry();
+        self.events.reset(&mut entry.conn, mode);
         if mode != ResetMode::None {
-            if let Err(e) = self.manager.reset(&mut held.entry_mut().conn, mode) {
+            if let Err(e) = self.manager.reset(&mut entry.conn, mode) {
                 self.events
-                    .invalidate(&mut held.entry_mut().conn, InvalidateReason::ResetFailed);
+                    .invalidate(&mut entry.conn, InvalidateReason::ResetFailed);
                 drop(held);
                 return Err(e);
             }
         }
-        self.events.checkin(&mut held.entry_mut().conn);
-        let entry = held.entry();
+        self.events.checkin(&mut entry.conn);
         if entry.soft || entry.epoch != self.epoch.load(Ordering::Acquire) {
             drop(held); // stale: close instead of keeping
             return Ok(());
         }
-        let (res, entry) = held.into_parts();
-        let idx = res.keep();
-        let slot = &self.storage.slots()[idx as usize];
-        // SAFETY: the guard owned slot `idx`, and it is not on any queue until the push below.
-        unsafe { slot.put(entry) };
+        let idx = held.keep();
         match self.storage.idle_push(idx) {
             Ok(()) => self.events.released(),
-            Err(idx) => {
-                // The pool already keeps `pool_size` idle: close this one (overflow shrinks).
-                // SAFETY: the push failed, so this thread still owns slot `idx`.
-                match unsafe { self.slot_take(idx) } {
-                    Some(entry) => drop(Held::new(self, idx, entry)),
-                    None => Reserved { pool: self, idx }.release(),
-                }
-            }
+            // The pool already keeps `pool_size` idle: close this one (overflow shrinks).
+            Err(idx) => drop(Held { pool: self, idx }),
         }
         Ok(())
     }
 
-    /// Closes a checked-out connection as broken.
-    pub(crate) fn invalidate_entry(
-        &self,
-        idx: u32,
-        mut entry: Entry<M::Connection, I>,
-        reason: InvalidateReason,
-    ) {
-        self.events.invalidate(&mut entry.conn, reason);
-        drop(Held::new(self, idx, entry));
+    /// Closes a checked-out connection as broken. The caller owns slot `idx`.
+    pub(crate) fn invalidate_slot(&self, idx: u32, reason: InvalidateReason) {
+        let mut held = Held { pool: self, idx };
+        self.events.invalidate(&mut held.entry().conn, reason);
+        drop(held);
     }
 
-    /// Marks a checked-out connection soft-invalidated.
-    pub(crate) fn soft_invalidate_entry(&self, entry: &mut Entry<M::Connection, I>) {
-        if !entry.soft {
-            self.events.soft_invalidate(&mut entry.conn);
-            entry.soft = true;
+    /// Marks a checked-out connection soft-invalidated. The caller (a guard, `&mut`) owns
+    /// slot `idx` and keeps it: no drop guard here, if the event unwinds the guard still
+    /// checks the connection in.
+    pub(crate) fn soft_invalidate_slot(&self, idx: u32) {
+        // SAFETY: the calling guard owns slot `idx` and holds `&mut` to itself, so this is the
+        // only reference to the slot's contents for this call.
+        if let Some(entry) = unsafe { &mut *self.slot_ptr(idx) } {
+            if !entry.soft {
+                entry.soft = true;
+                self.events.soft_invalidate(&mut entry.conn);
+            }
         }
     }
 
-    /// Lets a checked-out connection leave the pool for good.
-    pub(crate) fn detach_entry(&self, idx: u32, entry: Entry<M::Connection, I>) -> M::Connection {
-        let mut held = Held::new(self, idx, entry);
-        self.events.detach(&mut held.entry_mut().conn);
+    /// Lets a checked-out connection leave the pool for good. The caller owns slot `idx`.
+    pub(crate) fn detach_slot(&self, idx: u32) -> M::Connection {
+        let mut held = Held { pool: self, idx };
+        self.events.detach(&mut held.entry().conn);
         let (res, entry) = held.into_parts();
-        res.release();
+        drop(res);
         entry.conn
     }
 }
@@ -650,8 +636,8 @@ impl<M: Manager, E, K, I, S: Storage<M::Connection, I>> Drop for RawPool<M, E, K
     }
 }
 
-/// A reserved slot (with its unit of capacity) that holds no connection yet. Dropping it
-/// gives both back.
+/// A reserved slot (with its unit of capacity) that holds no connection. Dropping it gives
+/// both back.
 struct Reserved<'a, M: Manager, E, K, I, S>
 where
     E: Events<M::Connection>,
@@ -663,21 +649,24 @@ where
     idx: u32,
 }
 
-impl<M: Manager, E: Events<M::Connection>, K: Clock, I: Default, S: Storage<M::Connection, I>>
-    Reserved<'_, M, E, K, I, S>
+impl<
+        'a,
+        M: Manager,
+        E: Events<M::Connection>,
+        K: Clock,
+        I: Default,
+        S: Storage<M::Connection, I>,
+    > Reserved<'a, M, E, K, I, S>
 {
-    /// Keeps the reservation: the slot stays owned by whoever holds the returned index.
+    /// Puts a new connection's entry into the slot.
     #[inline]
-    fn keep(self) -> u32 {
-        let idx = self.idx;
+    fn fill(self, entry: Entry<M::Connection, I>) -> Held<'a, M, E, K, I, S> {
+        let (pool, idx) = (self.pool, self.idx);
         core::mem::forget(self);
-        idx
-    }
-
-    /// Gives the slot and its capacity back now.
-    #[inline]
-    fn release(self) {
-        drop(self)
+        // SAFETY: a `Reserved` owns its slot (it popped the index from the free stack, or took
+        // it from a `Held`), and the slot is empty; ownership passes to the `Held` below.
+        unsafe { *pool.slot_ptr(idx) = Some(entry) };
+        Held { pool, idx }
     }
 }
 
@@ -689,8 +678,11 @@ impl<M: Manager, E: Events<M::Connection>, K: Clock, I: Default, S: Storage<M::C
     }
 }
 
-/// A reserved slot and the connection in it, owned by the current thread. Dropping it closes
-/// the connection (close event, then the manager) and gives the slot back.
+/// A slot with a connection in it, owned by the current thread. Dropping it closes the
+/// connection (close event, then the manager) and gives the slot and its capacity back.
+///
+/// Invariant: the thread holding a `Held` owns slot `idx` (slot protocol) and the slot holds
+/// an entry.
 struct Held<'a, M: Manager, E, K, I, S>
 where
     E: Events<M::Connection>,
@@ -698,8 +690,8 @@ where
     I: Default,
     S: Storage<M::Connection, I>,
 {
-    res: ManuallyDrop<Reserved<'a, M, E, K, I, S>>,
-    entry: ManuallyDrop<Entry<M::Connection, I>>,
+    pool: &'a RawPool<M, E, K, I, S>,
+    idx: u32,
 }
 
 impl<
@@ -711,39 +703,35 @@ impl<
         S: Storage<M::Connection, I>,
     > Held<'a, M, E, K, I, S>
 {
+    /// The connection's entry, in its slot.
     #[inline]
-    fn new(pool: &'a RawPool<M, E, K, I, S>, idx: u32, entry: Entry<M::Connection, I>) -> Self {
-        Self::from_reserved(Reserved { pool, idx }, entry)
-    }
-
-    #[inline]
-    fn from_reserved(res: Reserved<'a, M, E, K, I, S>, entry: Entry<M::Connection, I>) -> Self {
-        Held {
-            res: ManuallyDrop::new(res),
-            entry: ManuallyDrop::new(entry),
+    fn entry(&mut self) -> &mut Entry<M::Connection, I> {
+        // SAFETY: by the invariant this thread owns slot `idx`, so no other reference to its
+        // contents exists; `&mut self` keeps this one unique for the borrow's lifetime.
+        match unsafe { &mut *self.pool.slot_ptr(self.idx) } {
+            Some(entry) => entry,
+            None => unreachable!("an owned slot in use holds a connection"),
         }
     }
 
+    /// Keeps the slot (and the connection in it) for the caller, who now owns index `idx`.
     #[inline]
-    fn entry(&self) -> &Entry<M::Connection, I> {
-        &self.entry
+    fn keep(self) -> u32 {
+        let idx = self.idx;
+        core::mem::forget(self);
+        idx
     }
 
-    #[inline]
-    fn entry_mut(&mut self) -> &mut Entry<M::Connection, I> {
-        &mut self.entry
-    }
-
-    /// Disarms the guard, returning its parts.
+    /// Takes the entry out, leaving a reserved, empty slot.
     #[inline]
     fn into_parts(self) -> (Reserved<'a, M, E, K, I, S>, Entry<M::Connection, I>) {
-        let mut this = ManuallyDrop::new(self);
-        // SAFETY: `this` is never dropped, so each field is taken out exactly once, here.
-        unsafe {
-            (
-                ManuallyDrop::take(&mut this.res),
-                ManuallyDrop::take(&mut this.entry),
-            )
+        let (pool, idx) = (self.pool, self.idx);
+        core::mem::forget(self);
+        let res = Reserved { pool, idx };
+        // SAFETY: as in `entry`: this thread owns the occupied slot `idx`.
+        match unsafe { (*pool.slot_ptr(idx)).take() } {
+            Some(entry) => (res, entry),
+            None => unreachable!("an owned slot in use holds a connection"),
         }
     }
 }
@@ -752,15 +740,12 @@ impl<M: Manager, E: Events<M::Connection>, K: Clock, I: Default, S: Storage<M::C
     for Held<'_, M, E, K, I, S>
 {
     fn drop(&mut self) {
-        // SAFETY: `drop` runs once, and `into_parts` (the only other place that takes these
-        // fields) prevents `drop` from running at all.
-        let (res, entry) = unsafe {
-            (
-                ManuallyDrop::take(&mut self.res),
-                ManuallyDrop::take(&mut self.entry),
-            )
-        };
-        res.pool.close_entry(entry); // if this unwinds, `res` still gives the slot back
+        let (res, entry) = Held {
+            pool: self.pool,
+            idx: self.idx,
+        }
+        .into_parts();
+        self.pool.close_entry(entry); // if this unwinds, `res` still gives the slot back
         drop(res);
     }
 }

@@ -8,7 +8,7 @@
 //! |---------------------------------|------------------------------------------|----------------|
 //! | the free stack                  | nobody                                   | `None`         |
 //! | the idle queue                  | nobody                                   | `Some(entry)`  |
-//! | a thread that popped it / a guard| that thread (or the guard's owner) only | anything       |
+//! | a thread that popped it / a guard| that thread (or the guard's owner) only | `Some(entry)` while a connection is in use, `None` while one is being opened |
 //!
 //! Indices move between those places only through the free stack and the idle queue,
 //! whose push is a `Release` and whose pop an `Acquire`: whatever one owner wrote into the
@@ -19,7 +19,8 @@ use crate::sync::UnsafeCell;
 
 /// A connection and what the pool knows about it.
 ///
-/// While a connection is checked out its entry lives in the guard, not in the slot.
+/// It lives in its slot for the connection's whole life, idle or checked out: checkout and
+/// checkin move only the slot's index.
 #[doc(hidden)]
 #[derive(Debug)]
 pub struct Entry<C, I> {
@@ -63,23 +64,21 @@ impl<C, I> Slot<C, I> {
         }
     }
 
-    /// Stores an idle connection's entry.
+    /// A raw pointer to the slot's contents, for its owner to read and write in place.
     ///
-    /// # Safety
-    ///
-    /// The caller owns this slot's index (it is in neither the idle queue nor the free stack,
-    /// and no other thread holds it).
+    /// Dereferencing it is sound only for the thread that owns the slot's index, and only
+    /// while it does (module docs).
     #[inline]
-    pub(crate) unsafe fn put(&self, entry: Entry<C, I>) {
-        // SAFETY: the caller owns the slot, so no other access to the cell exists.
-        self.cell.with_mut(|p| unsafe { *p = Some(entry) });
+    pub(crate) fn ptr(&self) -> *mut Option<Entry<C, I>> {
+        self.cell.with_mut(|p| p)
     }
 
     /// Takes the entry out, leaving the slot empty.
     ///
     /// # Safety
     ///
-    /// As for [`put`](Self::put): the caller owns this slot's index.
+    /// The caller owns this slot's index (it is in neither the idle queue nor the free stack,
+    /// and no other thread holds it).
     #[inline]
     pub(crate) unsafe fn take(&self) -> Option<Entry<C, I>> {
         // SAFETY: the caller owns the slot, so no other access to the cell exists.

@@ -793,13 +793,12 @@ fn pools_and_guards_are_send_and_sync() {
 // ---- the allocation-free pool ------------------------------------------------------------
 
 #[test]
-fn a_fixed_pool_in_a_static_serves_threads() {
-    static M: std::sync::OnceLock<ScriptedManager> = std::sync::OnceLock::new();
+fn a_fixed_pool_serves_threads() {
     // ScriptedManager is not const-constructible; a `static` of a const manager is shown in
-    // the crate docs. Here a leaked pool stands in for `static` lifetime.
-    let m = M.get_or_init(ScriptedManager::new).clone();
-    let p: &'static FixedPool<ScriptedManager, 3> =
-        Box::leak(Box::new(FixedPool::new(m.clone(), 2)));
+    // the crate docs (`FixedPool::new`). Here scoped threads share a borrowed pool.
+    let m = ScriptedManager::new();
+    let pool: FixedPool<ScriptedManager, 3> = FixedPool::new(m.clone(), 2);
+    let p = &pool;
     let rounds = if cfg!(miri) { 10 } else { 5_000 };
     std::thread::scope(|s| {
         for _ in 0..3 {
