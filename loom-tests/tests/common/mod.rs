@@ -17,6 +17,8 @@ pub struct Conn(pub usize);
 struct Counts {
     next: AtomicUsize,
     closes: [AtomicUsize; MAX_IDS],
+    /// Pings left to answer "the server went away".
+    disconnect_pings: AtomicUsize,
 }
 
 /// A manager that numbers its connections and counts every close per id.
@@ -28,7 +30,13 @@ impl Mgr {
         Mgr(Arc::new(Counts {
             next: AtomicUsize::new(1),
             closes: core::array::from_fn(|_| AtomicUsize::new(0)),
+            disconnect_pings: AtomicUsize::new(0),
         }))
+    }
+
+    /// The next `n` pings report that the server went away.
+    pub fn disconnect_pings(&self, n: usize) {
+        self.0.disconnect_pings.store(n, Ordering::SeqCst);
     }
 
     /// Connections opened so far.
@@ -81,6 +89,22 @@ impl Manager for Mgr {
 
     fn close(&self, conn: Conn) {
         self.0.closes[conn.0].fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn ping(&self, _conn: &mut Conn) -> Result<(), ()> {
+        let n = &self.0.disconnect_pings;
+        let mut cur = n.load(Ordering::SeqCst);
+        while cur > 0 {
+            match n.compare_exchange(cur, cur - 1, Ordering::SeqCst, Ordering::SeqCst) {
+                Ok(_) => return Err(()),
+                Err(seen) => cur = seen,
+            }
+        }
+        Ok(())
+    }
+
+    fn is_disconnect(&self, _error: &()) -> bool {
+        true
     }
 }
 
