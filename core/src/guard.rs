@@ -97,7 +97,9 @@ where
     /// Taken only by `into_parts` (which forgets the guard) or by `drop`.
     pool: ManuallyDrop<P>,
     /// The slot this guard owns (slot protocol): its connection stays in it, in place.
-    idx: u32,
+    /// A full word, not `u32`: the guard is then two words that move as two plain loads and
+    /// stores (a 4-byte store read back by an 8-byte load stalls on store forwarding).
+    idx: usize,
 }
 
 impl<P> Pooled<P>
@@ -110,7 +112,7 @@ where
     pub(crate) fn new(pool: P, idx: u32) -> Self {
         Pooled {
             pool: ManuallyDrop::new(pool),
-            idx,
+            idx: idx as usize,
         }
     }
 
@@ -121,7 +123,7 @@ where
         // queue holds it), so only this guard reaches the slot's contents, and the slot holds
         // an entry for as long as the guard lives. `&self` rules out a `&mut` through the
         // guard for the borrow's lifetime.
-        match unsafe { &*self.pool.__slot(self.idx) } {
+        match unsafe { &*self.pool.__slot(self.idx as u32) } {
             Some(entry) => entry,
             None => unreachable!("a guard's slot holds its connection"),
         }
@@ -131,7 +133,7 @@ where
     #[inline]
     fn entry_mut(&mut self) -> &mut EntryOf<P::Target> {
         // SAFETY: as in `entry`; `&mut self` makes this the only reference.
-        match unsafe { &mut *self.pool.__slot(self.idx) } {
+        match unsafe { &mut *self.pool.__slot(self.idx as u32) } {
             Some(entry) => entry,
             None => unreachable!("a guard's slot holds its connection"),
         }
@@ -143,7 +145,7 @@ where
         let mut this = ManuallyDrop::new(this);
         // SAFETY: `this` is never dropped, so `pool` is moved out exactly once, here.
         let pool = unsafe { ManuallyDrop::take(&mut this.pool) };
-        (pool, this.idx)
+        (pool, this.idx as u32)
     }
 
     /// The pool this connection belongs to.
@@ -197,7 +199,7 @@ where
     /// Soft invalidation: the connection keeps working for this holder, and is closed instead
     /// of kept when it is returned.
     pub fn soft_invalidate(this: &mut Self) {
-        this.pool.__soft_invalidate(this.idx)
+        this.pool.__soft_invalidate(this.idx as u32)
     }
 
     /// Whether the connection was soft-invalidated.
@@ -246,7 +248,7 @@ where
     #[inline]
     fn drop(&mut self) {
         // A failed reset has invalidated the connection already; there is no one to tell.
-        let _ = self.pool.__checkin(self.idx);
+        let _ = self.pool.__checkin(self.idx as u32);
         // SAFETY: `drop` runs at most once, and `into_parts` (the only other place that takes
         // the pointer) keeps `drop` from running at all.
         unsafe { ManuallyDrop::drop(&mut self.pool) };

@@ -278,7 +278,7 @@ where
     /// assert!(pool.try_checkout().is_ok());
     /// # Ok::<(), tarn_core::BuildError>(())
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn try_checkout(&self) -> Result<Pooled<&Self>, CheckoutError<M::Error>> {
         Self::try_checkout_in(self)
     }
@@ -301,7 +301,7 @@ where
     /// std::thread::spawn(move || drop(conn)).join().unwrap();
     /// # Ok::<(), tarn_core::BuildError>(())
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn try_checkout_in<P>(pool: P) -> Result<Pooled<P>, CheckoutError<M::Error>>
     where
         P: Deref<Target = Self>,
@@ -380,12 +380,29 @@ where
     }
 
     /// The checkout path: returns the index of a slot whose connection is ready to hand out.
-    #[inline]
+    ///
+    /// The common case (an idle connection that needs no replacing and no ping) stays small
+    /// enough to inline into the caller; everything else is out of line.
+    #[inline(always)]
     fn acquire(&self) -> Result<u32, CheckoutError<M::Error>> {
         if let Some(idx) = self.storage.idle_pop() {
             // The index was popped from the idle queue: this thread owns an occupied slot.
-            return self.prepare_idle(Held { pool: self, idx });
+            let mut held = Held { pool: self, idx };
+            let entry = held.entry();
+            let stale = entry.soft
+                || entry.epoch != self.epoch.load(Ordering::Acquire)
+                || self.too_old(entry.born);
+            if !stale && !self.settings.pre_ping {
+                return self.hand_out(held, false);
+            }
+            return self.prepare_idle(held, stale);
         }
+        self.acquire_new()
+    }
+
+    /// No idle connection: open one if there is capacity.
+    #[inline(never)]
+    fn acquire_new(&self) -> Result<u32, CheckoutError<M::Error>> {
         // Claim the first connect (if it is still to come) before reserving capacity: while
         // another thread runs it, report WouldBlock without touching the capacity, so that
         // waiters are not woken round and round by reservations given back.
@@ -430,32 +447,27 @@ where
         }
     }
 
-    /// Checks an idle connection before handing it out: replaces it if stale, soft-invalidated,
-    /// past the recycle age or failing its pre-ping.
-    #[inline]
+    /// An idle connection that is stale (`replace`) or must be pinged first: replace it if
+    /// stale or if the ping fails, then hand it out.
+    #[inline(never)]
     fn prepare_idle<'a>(
         &'a self,
         mut held: Held<'a, M, E, K, I, S>,
+        replace: bool,
     ) -> Result<u32, CheckoutError<M::Error>> {
-        let entry = held.entry();
-        let replace = entry.soft
-            || entry.epoch != self.epoch.load(Ordering::Acquire)
-            || self.too_old(entry.born);
         if replace {
             let fresh = self.reopen(held)?;
             return self.hand_out(fresh, true);
         }
-        if self.settings.pre_ping {
-            if let Err(e) = self.manager.ping(&mut held.entry().conn) {
-                if self.manager.is_disconnect(&e) {
-                    // The server went away: every connection opened before now is suspect.
-                    self.invalidate_all();
-                }
-                self.events
-                    .invalidate(&mut held.entry().conn, InvalidateReason::PingFailed);
-                let fresh = self.reopen(held)?;
-                return self.hand_out(fresh, true);
+        if let Err(e) = self.manager.ping(&mut held.entry().conn) {
+            if self.manager.is_disconnect(&e) {
+                // The server went away: every connection opened before now is suspect.
+                self.invalidate_all();
             }
+            self.events
+                .invalidate(&mut held.entry().conn, InvalidateReason::PingFailed);
+            let fresh = self.reopen(held)?;
+            return self.hand_out(fresh, true);
         }
         self.hand_out(held, false)
     }
@@ -470,7 +482,7 @@ where
 
     /// Runs the checkout hook (replacing a connection it rejects, at most twice), then
     /// disarms the drop guard.
-    #[inline]
+    #[inline(always)]
     fn hand_out<'a>(
         &'a self,
         mut held: Held<'a, M, E, K, I, S>,
@@ -485,6 +497,7 @@ where
 
     /// The checkout hook rejected the connection: replace it once and ask again.
     #[cold]
+    #[inline(never)]
     fn hand_out_again<'a>(
         &'a self,
         mut held: Held<'a, M, E, K, I, S>,
