@@ -233,11 +233,17 @@ impl<C> Ev<C> {
     }
 
     /// Runs `f` on every listener, in registration order.
-    #[inline]
-    fn each(&self, mut f: impl FnMut(&dyn Listener<C>)) {
-        if !self.has_listeners.load(Ordering::Acquire) {
-            return;
+    ///
+    /// With no listener this is one load, inlined into every event; the loop is out of line.
+    #[inline(always)]
+    fn each(&self, f: impl FnMut(&dyn Listener<C>)) {
+        if self.has_listeners.load(Ordering::Acquire) {
+            self.each_listener(f);
         }
+    }
+
+    #[inline(never)]
+    fn each_listener(&self, mut f: impl FnMut(&dyn Listener<C>)) {
         let list = match self.listeners.read() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
@@ -264,7 +270,7 @@ impl<C> Ev<C> {
         self.each(|l| l.connect(&mut conn.conn));
     }
 
-    #[inline]
+    #[inline(never)]
     pub(crate) fn on_checkout(
         &self,
         conn: &mut Tracked<C>,
@@ -285,9 +291,17 @@ impl<C> Ev<C> {
         Ok(())
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn on_reset(&self, conn: &mut Tracked<C>, mode: ResetMode) {
         if self.echo {
+            self.log_reset(mode);
+        }
+        self.each(|l| l.reset(&mut conn.conn, mode));
+    }
+
+    #[cold]
+    fn log_reset(&self, mode: ResetMode) {
+        {
             let what = match mode {
                 ResetMode::Rollback => "rollback-on-return",
                 ResetMode::Commit => "commit-on-return",
@@ -295,10 +309,9 @@ impl<C> Ev<C> {
             };
             tracing::debug!(pool = %self.name, "Connection {what}");
         }
-        self.each(|l| l.reset(&mut conn.conn, mode));
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn on_checkin(&self, conn: &mut Tracked<C>) {
         self.each(|l| l.checkin(&mut conn.conn));
     }
