@@ -580,7 +580,7 @@ fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::with_capacity(s.len() + s.len() / 3);
     for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(ch);
@@ -787,7 +787,7 @@ where
                         }
                         let amount = 1 + rng.below(50) as i64;
                         M::transfer(&mut conn, names, a, b, amount).map(|()| &counters.transfers)
-                    } else if roll % 2 == 0 {
+                    } else if roll.is_multiple_of(2) {
                         M::read_balance(&mut conn, names, a).map(|()| &counters.balance_reads)
                     } else {
                         M::read_ledger(&mut conn, names, a).map(|()| &counters.ledger_reads)
