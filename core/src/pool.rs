@@ -218,7 +218,7 @@ impl<M: Manager, E, K, I, S: Storage<M::Connection, I>> RawPool<M, E, K, I, S> {
     /// closed when returned (the reference pool's pool-wide invalidation). Connections opened
     /// from now on are not affected.
     pub fn invalidate_all(&self) {
-        self.epoch.fetch_add(1, Ordering::Release);
+        self.epoch.fetch_add(1, Ordering::SeqCst);
     }
 }
 
@@ -314,9 +314,11 @@ where
     ///
     /// The pool stays usable: later checkouts open new connections. Nothing is lost: a
     /// connection that is out while the pool is disposed goes on working for its holder and
-    /// is closed, exactly once, when its guard is dropped.
+    /// is closed, exactly once, when its guard is dropped. A connection returned while
+    /// `dispose` runs is closed by whichever of the two finishes last.
     pub fn dispose(&self) {
         self.invalidate_all();
+        crate::sync::seqcst_for_loom();
         while let Some(idx) = self.storage.idle_pop() {
             // The index was popped from the idle queue: this thread owns an occupied slot.
             drop(Held { pool: self, idx });
@@ -591,17 +593,49 @@ where
             }
         }
         self.events.checkin(&mut entry.conn);
-        if entry.soft || entry.epoch != self.epoch.load(Ordering::Acquire) {
+        let epoch = entry.epoch;
+        if entry.soft || epoch != self.epoch.load(Ordering::SeqCst) {
             drop(held); // stale: close instead of keeping
             return Ok(());
         }
         let idx = held.keep();
         match self.storage.idle_push(idx) {
-            Ok(()) => self.events.released(),
+            Ok(()) => {
+                // A `dispose` (or `invalidate_all`) may have run between the epoch check above
+                // and the push, and `dispose` may have emptied the idle queue before the push
+                // landed. Both the bump and the push are `SeqCst`, so if that happened this
+                // load sees the new epoch: sweep the stale connection out now rather than leave
+                // it idle until its next checkout.
+                crate::sync::seqcst_for_loom();
+                if self.epoch.load(Ordering::SeqCst) != epoch {
+                    self.sweep_stale();
+                }
+                self.events.released()
+            }
             // The pool already keeps `pool_size` idle: close this one (overflow shrinks).
             Err(idx) => drop(Held { pool: self, idx }),
         }
         Ok(())
+    }
+
+    /// Closes the stale connections among those idle now; fresh ones go back to the queue.
+    #[cold]
+    #[inline(never)]
+    fn sweep_stale(&self) {
+        for _ in 0..self.storage.idle_len() {
+            let Some(idx) = self.storage.idle_pop() else {
+                return;
+            };
+            let mut held = Held { pool: self, idx };
+            if held.entry().epoch != self.epoch.load(Ordering::SeqCst) {
+                drop(held);
+                continue;
+            }
+            let idx = held.keep();
+            if let Err(idx) = self.storage.idle_push(idx) {
+                drop(Held { pool: self, idx });
+            }
+        }
     }
 
     /// Closes a checked-out connection as broken. The caller owns slot `idx`.

@@ -116,7 +116,18 @@ impl IndexStack {
         loop {
             let (top, count, tag) = self.unpack(word);
             if count >= self.bound {
-                return Err(idx);
+                // Confirm "full" on the current value, not on a possibly stale read: a swap
+                // of the word with itself succeeds only if it is still the latest.
+                match self
+                    .head
+                    .compare_exchange(word, word, Ordering::SeqCst, Ordering::Relaxed)
+                {
+                    Ok(_) => return Err(idx),
+                    Err(seen) => {
+                        word = seen;
+                        continue;
+                    }
+                }
             }
             // Only this thread may write `next[idx]`: it owns `idx` until the swap below
             // publishes it.

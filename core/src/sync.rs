@@ -63,3 +63,15 @@ macro_rules! const_fn {
     };
 }
 pub(crate) use const_fn;
+
+/// A `SeqCst` fence under loom, nothing otherwise.
+///
+/// loom models `SeqCst` loads, stores and read-modify-writes as `AcqRel` (loom #180), so it
+/// cannot confirm a store-buffer argument made with `SeqCst` accesses alone, which the C11
+/// model does guarantee. It does model `fence(SeqCst)`: the places that rely on such an
+/// argument call this so that loom checks the protocol instead of raising a false alarm.
+#[inline(always)]
+pub(crate) fn seqcst_for_loom() {
+    #[cfg(tarn_loom)]
+    loom::sync::atomic::fence(Ordering::SeqCst);
+}

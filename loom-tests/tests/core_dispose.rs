@@ -41,7 +41,12 @@ fn checkin_racing_dispose() {
         returner.join().unwrap();
         disposer.join().unwrap();
         assert_eq!(mgr.closes(2), 1, "dispose closes the idle connection");
-        assert!(pool.state().open <= 1, "{:?}", pool.state());
+        assert_eq!(
+            mgr.closes(1),
+            1,
+            "a connection returned during dispose is closed by the time both finish"
+        );
+        assert_eq!(pool.state().open, 0, "{:?}", pool.state());
         assert_quiescent(&pool, &mgr, &hooks, 0);
         let conn = pool.try_checkout().unwrap();
         assert_eq!(conn.0, 3, "no connection from before dispose is handed out");
