@@ -26,7 +26,18 @@ impl Visit for Line {
     }
 }
 
-impl Subscriber for Capture {
+thread_local! {
+    /// Where the global subscriber puts this thread's events while a test captures them.
+    static SINK: std::cell::RefCell<Option<Capture>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The one global subscriber of this test binary: always interested, it hands each event to
+/// the capture of the thread that emitted it, if any. A single global subscriber sidesteps
+/// tracing's per-callsite interest cache, which scoped subscribers on parallel test threads
+/// can leave stale.
+struct Router;
+
+impl Subscriber for Router {
     fn enabled(&self, _: &Metadata<'_>) -> bool {
         true
     }
@@ -36,9 +47,13 @@ impl Subscriber for Capture {
     fn record(&self, _: &Id, _: &Record<'_>) {}
     fn record_follows_from(&self, _: &Id, _: &Id) {}
     fn event(&self, event: &Event<'_>) {
-        let mut line = Line(event.metadata().level().to_string());
-        event.record(&mut line);
-        self.0.lock().unwrap().push(line.0);
+        SINK.with(|sink| {
+            if let Some(cap) = &*sink.borrow() {
+                let mut line = Line(event.metadata().level().to_string());
+                event.record(&mut line);
+                cap.0.lock().unwrap().push(line.0);
+            }
+        });
     }
     fn enter(&self, _: &Id) {}
     fn exit(&self, _: &Id) {}
@@ -56,18 +71,16 @@ impl Capture {
     }
 }
 
-/// Runs `f` with a capturing subscriber. Capturing tests run one at a time, and rebuild
-/// tracing's per-callsite interest cache once their subscriber is in place: tests on other
-/// threads come and go with their own subscribers, and a callsite whose interest was cached
-/// while none listened would otherwise stay silent.
+/// Runs `f`, capturing the events this thread emits meanwhile.
 fn captured(f: impl FnOnce()) -> Capture {
-    static SERIAL: Mutex<()> = Mutex::new(());
-    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-    let cap = Capture::default();
-    tracing::subscriber::with_default(cap.clone(), || {
-        tracing::callsite::rebuild_interest_cache();
-        f()
+    static INIT: std::sync::Once = std::sync::Once::new();
+    INIT.call_once(|| {
+        tracing::subscriber::set_global_default(Router).expect("the only global subscriber");
     });
+    let cap = Capture::default();
+    SINK.with(|sink| *sink.borrow_mut() = Some(cap.clone()));
+    f();
+    SINK.with(|sink| *sink.borrow_mut() = None);
     cap
 }
 
