@@ -4,6 +4,7 @@
 //!
 //! The tests themselves live in `tests/`.
 
+pub mod live;
 pub mod pool;
 pub mod proxy;
 pub mod server;

@@ -7,18 +7,16 @@
 //! skipped. They create only tables named `tarn_my_<pid>_<n>` and drop them.
 #![cfg(feature = "servers")]
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tarn::managers::mysql::mysql::{self, prelude::Queryable, Conn as Client};
 use tarn::managers::MysqlManager;
-use tarn::{Manager, ResetMode};
-use tarn_tests::pool::{self, get, handle_error, GetError, Options};
-use tarn_tests::proxy::Proxy;
-use tarn_tests::server::{self, addr_of, mysql_url, with_causes};
+use tarn::ResetMode;
+use tarn_tests::live::{self, LiveServer, WAIT};
+use tarn_tests::pool::{self, get, Options};
+use tarn_tests::server::{self, addr_of, mysql_url};
 use tarn_tests::sessions::Tracked;
-use tarn_tests::{eventually, unique_name};
-
-const WAIT: Duration = Duration::from_secs(10);
+use tarn_tests::unique_name;
 /// Every session a test opens gives up on a lock after 5 s and on a statement after 10 s, so
 /// a broken reset fails the test instead of hanging it.
 const TIMEOUTS: &str = "SET SESSION innodb_lock_wait_timeout = 5, SESSION max_statement_time = 10";
@@ -44,39 +42,6 @@ fn manager(url: &str) -> Tracked<MysqlManager> {
 }
 
 /// How many of `ids` the server still lists as sessions.
-fn live_sessions(admin: &mut Client, ids: &[i64]) -> i64 {
-    if ids.is_empty() {
-        return 0;
-    }
-    let list: Vec<String> = ids.iter().map(i64::to_string).collect();
-    let n: Option<i64> = admin
-        .query_first(format!(
-            "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID IN ({})",
-            list.join(",")
-        ))
-        .expect("PROCESSLIST");
-    n.unwrap_or(0)
-}
-
-/// Every client session on the server.
-fn all_sessions(admin: &mut Client) -> i64 {
-    let n: Option<i64> = admin
-        .query_first(
-            "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE COMMAND <> 'Daemon'",
-        )
-        .expect("PROCESSLIST");
-    n.unwrap_or(0)
-}
-
-fn kill(admin: &mut Client, id: i64) {
-    admin.query_drop(format!("KILL {id}")).expect("KILL");
-    assert!(
-        eventually(WAIT, || live_sessions(admin, &[id]) == 0),
-        "the server ended session {id}"
-    );
-}
-
-/// A table with one row `(id 1, v 0)`, dropped when the guard goes.
 struct Table {
     admin: Client,
     name: String,
@@ -188,180 +153,89 @@ fn none_on_return_leaves_the_transaction_open() {
     assert_eq!(t.lock_row_now().expect("lock released"), 0);
 }
 
+struct Mariadb;
+
+impl LiveServer for Mariadb {
+    const NAME: &'static str = "MariaDB";
+    type Driver = MysqlManager;
+    type Admin = Client;
+
+    fn url() -> String {
+        mysql_url()
+    }
+    fn url_through(port: u16) -> String {
+        // `prefer_socket=false`: the driver would otherwise switch to the local Unix socket
+        // and bypass the proxy.
+        format!(
+            "mysql://root@127.0.0.1:{port}/test?prefer_socket=false&tcp_connect_timeout_ms=2000"
+        )
+    }
+    fn admin(test: &str) -> Option<Client> {
+        admin(test)
+    }
+    fn manager(url: &str) -> Tracked<MysqlManager> {
+        manager(url)
+    }
+    fn session_id(c: &mut Client) -> Result<i64, mysql::Error> {
+        session_id(c)
+    }
+    fn live_sessions(admin: &mut Client, ids: &[i64]) -> usize {
+        if ids.is_empty() {
+            return 0;
+        }
+        let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+        let n: Option<i64> = admin
+            .query_first(format!(
+                "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID IN ({})",
+                list.join(",")
+            ))
+            .expect("PROCESSLIST");
+        n.unwrap_or(0) as usize
+    }
+    fn all_sessions(admin: &mut Client) -> usize {
+        let n: Option<i64> = admin
+            .query_first(
+                "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE COMMAND <> 'Daemon'",
+            )
+            .expect("PROCESSLIST");
+        n.unwrap_or(0) as usize
+    }
+    fn kill(admin: &mut Client, id: i64) {
+        admin.query_drop(format!("KILL {id}")).expect("KILL");
+    }
+    fn probe(c: &mut Client) -> Result<(), mysql::Error> {
+        c.query_drop("SELECT 1")
+    }
+    fn echo(c: &mut Client, i: i32) {
+        let n: Option<i32> = c.exec_first("SELECT ?", (i,)).unwrap();
+        assert_eq!(n, Some(i));
+    }
+}
+
 #[test]
 fn a_killed_session_is_replaced_unseen_with_pre_ping() {
-    let Some(mut admin) = admin("a_killed_session_is_replaced_unseen_with_pre_ping") else {
-        return;
-    };
-    let opts = Options {
-        size: 1,
-        pre_ping: true,
-        ..Options::default()
-    };
-    let (pool, counts) = pool::build(manager(&mysql_url()), opts);
-    let mut c = get(&pool, WAIT).unwrap();
-    let old = session_id(&mut c).unwrap();
-    drop(c);
-
-    kill(&mut admin, old);
-
-    let mut c = get(&pool, WAIT).expect("pre-ping replaces the dead connection");
-    let new = session_id(&mut c).expect("the replacement works");
-    assert_ne!(new, old);
-    assert_eq!(pool::Counts::get(&counts.ping_failed), 1);
+    live::killed_session_is_replaced_unseen_with_pre_ping::<Mariadb>(
+        "a_killed_session_is_replaced_unseen_with_pre_ping",
+    );
 }
 
 #[test]
 fn a_killed_session_is_a_disconnect_without_pre_ping() {
-    let Some(mut admin) = admin("a_killed_session_is_a_disconnect_without_pre_ping") else {
-        return;
-    };
-    let (pool, counts) = pool::build(manager(&mysql_url()), Options::default());
-    let mut a = get(&pool, WAIT).unwrap();
-    let mut b = get(&pool, WAIT).unwrap();
-    let old = session_id(&mut a).unwrap();
-    let other = session_id(&mut b).unwrap();
-    drop((a, b));
-
-    kill(&mut admin, old);
-
-    // FIFO: the killed connection comes out first.
-    let mut c = get(&pool, WAIT).unwrap();
-    let err = c
-        .query_drop("SELECT 1")
-        .expect_err("the killed session cannot answer");
-    assert!(
-        pool.manager().is_disconnect(&err),
-        "classified as a disconnect: {err:?}"
+    live::killed_session_is_a_disconnect_without_pre_ping::<Mariadb>(
+        "a_killed_session_is_a_disconnect_without_pre_ping",
     );
-    assert!(handle_error(&pool, c, &err));
-    assert_eq!(pool::Counts::get(&counts.invalidated), 1);
-
-    // The pool-wide invalidation replaces the surviving older connection too.
-    for _ in 0..2 {
-        let mut c = get(&pool, WAIT).unwrap();
-        let id = session_id(&mut c).expect("a fresh, working connection");
-        assert!(id != old && id != other, "{id} is a new session");
-    }
 }
 
 #[test]
 fn an_outage_fails_checkouts_clearly_and_the_same_pool_recovers() {
-    let Some(_admin) = admin("an_outage_fails_checkouts_clearly_and_the_same_pool_recovers") else {
-        return;
-    };
-    let proxy = Proxy::start(addr_of(&mysql_url())).expect("start the proxy");
-    // `prefer_socket=false`: the driver would otherwise switch to the local Unix socket and
-    // bypass the proxy.
-    let url = format!(
-        "mysql://root@127.0.0.1:{}/test?prefer_socket=false&tcp_connect_timeout_ms=2000",
-        proxy.port()
+    live::outage_fails_checkouts_clearly_and_the_same_pool_recovers::<Mariadb>(
+        "an_outage_fails_checkouts_clearly_and_the_same_pool_recovers",
     );
-    let opts = Options {
-        size: 2,
-        pre_ping: true,
-        ..Options::default()
-    };
-    let (pool, _) = pool::build(manager(&url), opts);
-    {
-        let mut a = get(&pool, WAIT).unwrap();
-        let mut b = get(&pool, WAIT).unwrap();
-        a.query_drop("SELECT 1").unwrap();
-        b.query_drop("SELECT 1").unwrap();
-    }
-
-    proxy.cut();
-    let start = Instant::now();
-    for _ in 0..3 {
-        let Err(err) = get(&pool, Duration::from_secs(3)) else {
-            panic!("no connection while the server is cut off");
-        };
-        assert!(
-            matches!(err, GetError::Connect(_)),
-            "a connect error, not a timeout: {err}"
-        );
-        eprintln!(
-            "mariadb outage: checkout failed after {:?}: {}",
-            start.elapsed(),
-            with_causes(&err)
-        );
-    }
-    assert!(
-        start.elapsed() < Duration::from_secs(30),
-        "checkouts fail instead of hanging"
-    );
-
-    proxy.restore();
-    let mut c = get(&pool, WAIT).expect("the same pool recovers");
-    let two: Option<i32> = c.query_first("SELECT 1 + 1").unwrap();
-    assert_eq!(two, Some(2));
 }
 
 #[test]
 fn server_sessions_match_the_pool_and_none_survive_dispose() {
-    let Some(mut admin) = admin("server_sessions_match_the_pool_and_none_survive_dispose") else {
-        return;
-    };
-    let before = all_sessions(&mut admin);
-    let m = manager(&mysql_url());
-    let sessions = m.sessions();
-    let opts = Options {
-        size: 3,
-        overflow: 2,
-        ..Options::default()
-    };
-    let (pool, _) = pool::build(m, opts);
-
-    let held: Vec<_> = (0..5).map(|_| get(&pool, WAIT).unwrap()).collect();
-    assert_eq!(pool.state().open, 5);
-    let peak = live_sessions(&mut admin, &sessions.ids());
-    assert_eq!(peak, 5, "one server session per open connection");
-    let peak_all = all_sessions(&mut admin);
-    drop(held);
-    assert_eq!(
-        pool.state().open,
-        3,
-        "overflow connections closed on return"
-    );
-    assert!(eventually(WAIT, || live_sessions(
-        &mut admin,
-        &sessions.ids()
-    ) == 3));
-
-    std::thread::scope(|s| {
-        for _ in 0..4 {
-            s.spawn(|| {
-                for i in 0..50 {
-                    let mut c = get(&pool, WAIT).unwrap();
-                    let n: Option<i32> = c.exec_first("SELECT ?", (i,)).unwrap();
-                    assert_eq!(n, Some(i));
-                }
-            });
-        }
-    });
-    let open = pool.state().open as i64;
-    assert!(eventually(WAIT, || live_sessions(
-        &mut admin,
-        &sessions.ids()
-    ) == open));
-
-    pool.dispose();
-    assert_eq!(pool.state().open, 0);
-    assert!(
-        eventually(WAIT, || live_sessions(&mut admin, &sessions.ids()) == 0),
-        "every session ends after dispose"
-    );
-    assert_eq!(
-        sessions.opened(),
-        sessions.closed(),
-        "each closed exactly once"
-    );
-    let after = all_sessions(&mut admin);
-    eprintln!(
-        "LEAK CHECK mariadb: pool sessions on the server: peak {peak} (pool open 5), after the \
-         run {open} (pool open {open}), after dispose 0; opened {} closed {}; all client \
-         sessions: before {before}, at peak {peak_all}, after dispose {after}",
-        sessions.opened(),
-        sessions.closed()
+    live::sessions_match_the_pool_and_none_survive_dispose::<Mariadb>(
+        "server_sessions_match_the_pool_and_none_survive_dispose",
     );
 }

@@ -7,18 +7,16 @@
 //! skipped. They create only tables named `tarn_<test>_<pid>_<n>` and drop them.
 #![cfg(feature = "servers")]
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tarn::managers::postgres::postgres::{self, Client, NoTls};
 use tarn::managers::PostgresManager;
-use tarn::{Manager, ResetMode};
-use tarn_tests::pool::{self, get, handle_error, GetError, Options};
-use tarn_tests::proxy::Proxy;
-use tarn_tests::server::{self, addr_of, postgres_url, with_causes};
+use tarn::ResetMode;
+use tarn_tests::live::{self, LiveServer, WAIT};
+use tarn_tests::pool::{self, get, Options};
+use tarn_tests::server::{self, addr_of, postgres_url};
 use tarn_tests::sessions::Tracked;
-use tarn_tests::{eventually, unique_name};
-
-const WAIT: Duration = Duration::from_secs(10);
+use tarn_tests::unique_name;
 /// Every session a test opens gives up on a lock after 5 s and on a statement after 10 s, so
 /// a broken reset fails the test instead of hanging it.
 const TIMEOUTS: &str = "SET lock_timeout = '5s'; SET statement_timeout = '10s'";
@@ -42,41 +40,6 @@ fn manager(url: &str) -> Tracked<PostgresManager> {
         .expect("valid URL")
         .ping_timeout(Duration::from_secs(5));
     Tracked::new(m, session_id)
-}
-
-/// How many of `ids` the server still lists as sessions.
-fn live_sessions(admin: &mut Client, ids: &[i64]) -> i64 {
-    let ids: Vec<i32> = ids.iter().map(|&i| i as i32).collect();
-    admin
-        .query_one(
-            "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1)",
-            &[&ids],
-        )
-        .expect("pg_stat_activity")
-        .get(0)
-}
-
-/// Every client session on the server.
-fn all_sessions(admin: &mut Client) -> i64 {
-    admin
-        .query_one(
-            "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'",
-            &[],
-        )
-        .expect("pg_stat_activity")
-        .get(0)
-}
-
-fn kill(admin: &mut Client, id: i64) {
-    let killed: bool = admin
-        .query_one("SELECT pg_terminate_backend($1)", &[&(id as i32)])
-        .expect("pg_terminate_backend")
-        .get(0);
-    assert!(killed, "the session {id} exists");
-    assert!(
-        eventually(WAIT, || live_sessions(admin, &[id]) == 0),
-        "the server ended session {id}"
-    );
 }
 
 /// A table with one row `(id 1, v 0)`, dropped when the guard goes.
@@ -192,178 +155,89 @@ fn none_on_return_leaves_the_transaction_open() {
     assert_eq!(t.lock_row_now().expect("lock released"), 0);
 }
 
+struct Postgres;
+
+impl LiveServer for Postgres {
+    const NAME: &'static str = "PostgreSQL";
+    type Driver = PostgresManager;
+    type Admin = Client;
+
+    fn url() -> String {
+        postgres_url()
+    }
+    fn url_through(port: u16) -> String {
+        format!("postgres://postgres@127.0.0.1:{port}/test?connect_timeout=2")
+    }
+    fn admin(test: &str) -> Option<Client> {
+        admin(test)
+    }
+    fn manager(url: &str) -> Tracked<PostgresManager> {
+        manager(url)
+    }
+    fn session_id(c: &mut Client) -> Result<i64, postgres::Error> {
+        session_id(c)
+    }
+    fn live_sessions(admin: &mut Client, ids: &[i64]) -> usize {
+        let ids: Vec<i32> = ids.iter().map(|&i| i as i32).collect();
+        let n: i64 = admin
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1)",
+                &[&ids],
+            )
+            .expect("pg_stat_activity")
+            .get(0);
+        n as usize
+    }
+    fn all_sessions(admin: &mut Client) -> usize {
+        let n: i64 = admin
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'",
+                &[],
+            )
+            .expect("pg_stat_activity")
+            .get(0);
+        n as usize
+    }
+    fn kill(admin: &mut Client, id: i64) {
+        let killed: bool = admin
+            .query_one("SELECT pg_terminate_backend($1)", &[&(id as i32)])
+            .expect("pg_terminate_backend")
+            .get(0);
+        assert!(killed, "the session {id} exists");
+    }
+    fn probe(c: &mut Client) -> Result<(), postgres::Error> {
+        c.batch_execute("SELECT 1")
+    }
+    fn echo(c: &mut Client, i: i32) {
+        let n: i32 = c.query_one("SELECT $1::int", &[&i]).unwrap().get(0);
+        assert_eq!(n, i);
+    }
+}
+
 #[test]
 fn a_killed_session_is_replaced_unseen_with_pre_ping() {
-    let Some(mut admin) = admin("a_killed_session_is_replaced_unseen_with_pre_ping") else {
-        return;
-    };
-    let opts = Options {
-        size: 1,
-        pre_ping: true,
-        ..Options::default()
-    };
-    let (pool, counts) = pool::build(manager(&postgres_url()), opts);
-    let mut c = get(&pool, WAIT).unwrap();
-    let old = session_id(&mut c).unwrap();
-    drop(c);
-
-    kill(&mut admin, old);
-
-    let mut c = get(&pool, WAIT).expect("pre-ping replaces the dead connection");
-    let new = session_id(&mut c).expect("the replacement works");
-    assert_ne!(new, old);
-    assert_eq!(pool::Counts::get(&counts.ping_failed), 1);
+    live::killed_session_is_replaced_unseen_with_pre_ping::<Postgres>(
+        "a_killed_session_is_replaced_unseen_with_pre_ping",
+    );
 }
 
 #[test]
 fn a_killed_session_is_a_disconnect_without_pre_ping() {
-    let Some(mut admin) = admin("a_killed_session_is_a_disconnect_without_pre_ping") else {
-        return;
-    };
-    let (pool, counts) = pool::build(manager(&postgres_url()), Options::default());
-    let mut a = get(&pool, WAIT).unwrap();
-    let mut b = get(&pool, WAIT).unwrap();
-    let old = session_id(&mut a).unwrap();
-    let other = session_id(&mut b).unwrap();
-    drop((a, b));
-
-    kill(&mut admin, old);
-
-    // FIFO: the killed connection comes out first.
-    let mut c = get(&pool, WAIT).unwrap();
-    let err = c
-        .batch_execute("SELECT 1")
-        .expect_err("the killed session cannot answer");
-    assert!(
-        pool.manager().is_disconnect(&err),
-        "classified as a disconnect: {err:?}"
+    live::killed_session_is_a_disconnect_without_pre_ping::<Postgres>(
+        "a_killed_session_is_a_disconnect_without_pre_ping",
     );
-    assert!(handle_error(&pool, c, &err));
-    assert_eq!(pool::Counts::get(&counts.invalidated), 1);
-
-    // The pool-wide invalidation replaces the surviving older connection too.
-    for _ in 0..2 {
-        let mut c = get(&pool, WAIT).unwrap();
-        let id = session_id(&mut c).expect("a fresh, working connection");
-        assert!(id != old && id != other, "{id} is a new session");
-    }
 }
 
 #[test]
 fn an_outage_fails_checkouts_clearly_and_the_same_pool_recovers() {
-    let Some(_admin) = admin("an_outage_fails_checkouts_clearly_and_the_same_pool_recovers") else {
-        return;
-    };
-    let proxy = Proxy::start(addr_of(&postgres_url())).expect("start the proxy");
-    let url = format!(
-        "postgres://postgres@127.0.0.1:{}/test?connect_timeout=2",
-        proxy.port()
+    live::outage_fails_checkouts_clearly_and_the_same_pool_recovers::<Postgres>(
+        "an_outage_fails_checkouts_clearly_and_the_same_pool_recovers",
     );
-    let opts = Options {
-        size: 2,
-        pre_ping: true,
-        ..Options::default()
-    };
-    let (pool, _) = pool::build(manager(&url), opts);
-    {
-        let mut a = get(&pool, WAIT).unwrap();
-        let mut b = get(&pool, WAIT).unwrap();
-        a.batch_execute("SELECT 1").unwrap();
-        b.batch_execute("SELECT 1").unwrap();
-    }
-
-    proxy.cut();
-    let start = Instant::now();
-    for _ in 0..3 {
-        let Err(err) = get(&pool, Duration::from_secs(3)) else {
-            panic!("no connection while the server is cut off");
-        };
-        assert!(
-            matches!(err, GetError::Connect(_)),
-            "a connect error, not a timeout: {err}"
-        );
-        eprintln!(
-            "postgres outage: checkout failed after {:?}: {}",
-            start.elapsed(),
-            with_causes(&err)
-        );
-    }
-    assert!(
-        start.elapsed() < Duration::from_secs(30),
-        "checkouts fail instead of hanging"
-    );
-
-    proxy.restore();
-    let mut c = get(&pool, WAIT).expect("the same pool recovers");
-    let two: i32 = c.query_one("SELECT 1 + 1", &[]).unwrap().get(0);
-    assert_eq!(two, 2);
 }
 
 #[test]
 fn server_sessions_match_the_pool_and_none_survive_dispose() {
-    let Some(mut admin) = admin("server_sessions_match_the_pool_and_none_survive_dispose") else {
-        return;
-    };
-    let before = all_sessions(&mut admin);
-    let m = manager(&postgres_url());
-    let sessions = m.sessions();
-    let opts = Options {
-        size: 3,
-        overflow: 2,
-        ..Options::default()
-    };
-    let (pool, _) = pool::build(m, opts);
-
-    let held: Vec<_> = (0..5).map(|_| get(&pool, WAIT).unwrap()).collect();
-    assert_eq!(pool.state().open, 5);
-    let peak = live_sessions(&mut admin, &sessions.ids());
-    assert_eq!(peak, 5, "one server session per open connection");
-    let peak_all = all_sessions(&mut admin);
-    drop(held);
-    assert_eq!(
-        pool.state().open,
-        3,
-        "overflow connections closed on return"
-    );
-    assert!(eventually(WAIT, || live_sessions(
-        &mut admin,
-        &sessions.ids()
-    ) == 3));
-
-    std::thread::scope(|s| {
-        for _ in 0..4 {
-            s.spawn(|| {
-                for i in 0..50 {
-                    let mut c = get(&pool, WAIT).unwrap();
-                    let n: i32 = c.query_one("SELECT $1::int", &[&i]).unwrap().get(0);
-                    assert_eq!(n, i);
-                }
-            });
-        }
-    });
-    let open = pool.state().open as i64;
-    assert!(eventually(WAIT, || live_sessions(
-        &mut admin,
-        &sessions.ids()
-    ) == open));
-
-    pool.dispose();
-    assert_eq!(pool.state().open, 0);
-    assert!(
-        eventually(WAIT, || live_sessions(&mut admin, &sessions.ids()) == 0),
-        "every session ends after dispose"
-    );
-    assert_eq!(
-        sessions.opened(),
-        sessions.closed(),
-        "each closed exactly once"
-    );
-    let after = all_sessions(&mut admin);
-    eprintln!(
-        "LEAK CHECK postgres: pool sessions on the server: peak {peak} (pool open 5), after the \
-         run {open} (pool open {open}), after dispose 0; opened {} closed {}; all client \
-         sessions: before {before}, at peak {peak_all}, after dispose {after}",
-        sessions.opened(),
-        sessions.closed()
+    live::sessions_match_the_pool_and_none_survive_dispose::<Postgres>(
+        "server_sessions_match_the_pool_and_none_survive_dispose",
     );
 }

@@ -6,18 +6,16 @@
 //! skipped. They create only keys named `tarn_rd_<pid>_<n>` and delete them.
 #![cfg(feature = "servers")]
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tarn::managers::redis::redis::{self, Connection, RedisError, Value};
 use tarn::managers::RedisManager;
-use tarn::{Manager, ResetMode};
-use tarn_tests::pool::{self, get, handle_error, GetError, Options};
-use tarn_tests::proxy::Proxy;
-use tarn_tests::server::{self, addr_of, redis_url, with_causes};
+use tarn::ResetMode;
+use tarn_tests::live::{self, LiveServer, WAIT};
+use tarn_tests::pool::{self, get, Options};
+use tarn_tests::server::{self, addr_of, redis_url};
 use tarn_tests::sessions::Tracked;
-use tarn_tests::{eventually, unique_name};
-
-const WAIT: Duration = Duration::from_secs(10);
+use tarn_tests::unique_name;
 
 fn admin(test: &str) -> Option<Connection> {
     server::require(test, "Redis", addr_of(&redis_url()), || {
@@ -49,25 +47,6 @@ fn client_ids(admin: &mut Connection) -> Vec<i64> {
         .filter_map(|l| l.split(' ').find_map(|f| f.strip_prefix("id=")))
         .filter_map(|id| id.parse().ok())
         .collect()
-}
-
-/// How many of `ids` the server still lists.
-fn live_sessions(admin: &mut Connection, ids: &[i64]) -> usize {
-    client_ids(admin)
-        .iter()
-        .filter(|id| ids.contains(id))
-        .count()
-}
-
-fn kill(admin: &mut Connection, id: i64) {
-    let n: i64 = redis::cmd("CLIENT")
-        .arg("KILL")
-        .arg("ID")
-        .arg(id)
-        .query(admin)
-        .expect("CLIENT KILL");
-    assert_eq!(n, 1, "the client {id} existed");
-    assert!(eventually(WAIT, || live_sessions(admin, &[id]) == 0));
 }
 
 /// A key deleted when the guard goes.
@@ -171,173 +150,79 @@ fn none_on_return_leaves_the_multi_open() {
     assert_eq!(key.value(), None);
 }
 
+struct Redis;
+
+impl LiveServer for Redis {
+    const NAME: &'static str = "Redis";
+    type Driver = RedisManager;
+    type Admin = Connection;
+
+    fn url() -> String {
+        redis_url()
+    }
+    fn url_through(port: u16) -> String {
+        format!("redis://127.0.0.1:{port}/0")
+    }
+    fn admin(test: &str) -> Option<Connection> {
+        admin(test)
+    }
+    fn manager(url: &str) -> Tracked<RedisManager> {
+        manager(url)
+    }
+    fn session_id(c: &mut Connection) -> Result<i64, RedisError> {
+        session_id(c)
+    }
+    fn live_sessions(admin: &mut Connection, ids: &[i64]) -> usize {
+        client_ids(admin)
+            .iter()
+            .filter(|id| ids.contains(id))
+            .count()
+    }
+    fn all_sessions(admin: &mut Connection) -> usize {
+        client_ids(admin).len()
+    }
+    fn kill(admin: &mut Connection, id: i64) {
+        let n: i64 = redis::cmd("CLIENT")
+            .arg("KILL")
+            .arg("ID")
+            .arg(id)
+            .query(admin)
+            .expect("CLIENT KILL");
+        assert_eq!(n, 1, "the client {id} existed");
+    }
+    fn probe(c: &mut Connection) -> Result<(), RedisError> {
+        redis::cmd("PING").query(c)
+    }
+    fn echo(c: &mut Connection, i: i32) {
+        let s: String = redis::cmd("ECHO").arg(i).query(c).unwrap();
+        assert_eq!(s, i.to_string());
+    }
+}
+
 #[test]
 fn a_killed_client_is_replaced_unseen_with_pre_ping() {
-    let Some(mut admin) = admin("a_killed_client_is_replaced_unseen_with_pre_ping") else {
-        return;
-    };
-    let opts = Options {
-        size: 1,
-        pre_ping: true,
-        ..Options::default()
-    };
-    let (pool, counts) = pool::build(manager(&redis_url()), opts);
-    let mut c = get(&pool, WAIT).unwrap();
-    let old = session_id(&mut c).unwrap();
-    drop(c);
-
-    kill(&mut admin, old);
-
-    let mut c = get(&pool, WAIT).expect("pre-ping replaces the dead connection");
-    let new = session_id(&mut c).expect("the replacement works");
-    assert_ne!(new, old);
-    assert_eq!(pool::Counts::get(&counts.ping_failed), 1);
+    live::killed_session_is_replaced_unseen_with_pre_ping::<Redis>(
+        "a_killed_client_is_replaced_unseen_with_pre_ping",
+    );
 }
 
 #[test]
 fn a_killed_client_is_a_disconnect_without_pre_ping() {
-    let Some(mut admin) = admin("a_killed_client_is_a_disconnect_without_pre_ping") else {
-        return;
-    };
-    let (pool, counts) = pool::build(manager(&redis_url()), Options::default());
-    let mut a = get(&pool, WAIT).unwrap();
-    let mut b = get(&pool, WAIT).unwrap();
-    let old = session_id(&mut a).unwrap();
-    let other = session_id(&mut b).unwrap();
-    drop((a, b));
-
-    kill(&mut admin, old);
-
-    let mut c = get(&pool, WAIT).unwrap();
-    let err = redis::cmd("PING")
-        .query::<()>(&mut *c)
-        .expect_err("the killed client cannot answer");
-    assert!(
-        pool.manager().is_disconnect(&err),
-        "classified as a disconnect: {err:?}"
+    live::killed_session_is_a_disconnect_without_pre_ping::<Redis>(
+        "a_killed_client_is_a_disconnect_without_pre_ping",
     );
-    assert!(handle_error(&pool, c, &err));
-    assert_eq!(pool::Counts::get(&counts.invalidated), 1);
-
-    for _ in 0..2 {
-        let mut c = get(&pool, WAIT).unwrap();
-        let id = session_id(&mut c).expect("a fresh, working connection");
-        assert!(id != old && id != other, "{id} is a new client");
-    }
 }
 
 #[test]
 fn an_outage_fails_checkouts_clearly_and_the_same_pool_recovers() {
-    let Some(_admin) = admin("an_outage_fails_checkouts_clearly_and_the_same_pool_recovers") else {
-        return;
-    };
-    let proxy = Proxy::start(addr_of(&redis_url())).expect("start the proxy");
-    let url = format!("redis://127.0.0.1:{}/0", proxy.port());
-    let opts = Options {
-        size: 2,
-        pre_ping: true,
-        ..Options::default()
-    };
-    let (pool, _) = pool::build(manager(&url), opts);
-    {
-        let mut a = get(&pool, WAIT).unwrap();
-        let mut b = get(&pool, WAIT).unwrap();
-        redis::cmd("PING").query::<()>(&mut *a).unwrap();
-        redis::cmd("PING").query::<()>(&mut *b).unwrap();
-    }
-
-    proxy.cut();
-    let start = Instant::now();
-    for _ in 0..3 {
-        let Err(err) = get(&pool, Duration::from_secs(3)) else {
-            panic!("no connection while the server is cut off");
-        };
-        assert!(
-            matches!(err, GetError::Connect(_)),
-            "a connect error, not a timeout: {err}"
-        );
-        eprintln!(
-            "redis outage: checkout failed after {:?}: {}",
-            start.elapsed(),
-            with_causes(&err)
-        );
-    }
-    assert!(
-        start.elapsed() < Duration::from_secs(30),
-        "checkouts fail instead of hanging"
+    live::outage_fails_checkouts_clearly_and_the_same_pool_recovers::<Redis>(
+        "an_outage_fails_checkouts_clearly_and_the_same_pool_recovers",
     );
-
-    proxy.restore();
-    let mut c = get(&pool, WAIT).expect("the same pool recovers");
-    redis::cmd("PING").query::<()>(&mut *c).unwrap();
 }
 
 #[test]
 fn server_clients_match_the_pool_and_none_survive_dispose() {
-    let Some(mut admin) = admin("server_clients_match_the_pool_and_none_survive_dispose") else {
-        return;
-    };
-    let before = client_ids(&mut admin).len();
-    let m = manager(&redis_url());
-    let sessions = m.sessions();
-    let opts = Options {
-        size: 3,
-        overflow: 2,
-        ..Options::default()
-    };
-    let (pool, _) = pool::build(m, opts);
-
-    let held: Vec<_> = (0..5).map(|_| get(&pool, WAIT).unwrap()).collect();
-    assert_eq!(pool.state().open, 5);
-    let peak = live_sessions(&mut admin, &sessions.ids());
-    assert_eq!(peak, 5, "one server client per open connection");
-    let peak_all = client_ids(&mut admin).len();
-    drop(held);
-    assert_eq!(
-        pool.state().open,
-        3,
-        "overflow connections closed on return"
-    );
-    assert!(eventually(WAIT, || live_sessions(
-        &mut admin,
-        &sessions.ids()
-    ) == 3));
-
-    let key = unique_name("tarn_rd");
-    std::thread::scope(|s| {
-        for _ in 0..4 {
-            s.spawn(|| {
-                for _ in 0..50 {
-                    let mut c = get(&pool, WAIT).unwrap();
-                    let _: i64 = redis::cmd("INCR").arg(&key).query(&mut *c).unwrap();
-                }
-            });
-        }
-    });
-    let _: () = redis::cmd("DEL").arg(&key).query(&mut admin).unwrap();
-    let open = pool.state().open;
-    assert!(eventually(WAIT, || live_sessions(
-        &mut admin,
-        &sessions.ids()
-    ) == open));
-
-    pool.dispose();
-    assert_eq!(pool.state().open, 0);
-    assert!(
-        eventually(WAIT, || live_sessions(&mut admin, &sessions.ids()) == 0),
-        "every client ends after dispose"
-    );
-    assert_eq!(
-        sessions.opened(),
-        sessions.closed(),
-        "each closed exactly once"
-    );
-    let after = client_ids(&mut admin).len();
-    eprintln!(
-        "LEAK CHECK redis: pool clients on the server: peak {peak} (pool open 5), after the \
-         run {open} (pool open {open}), after dispose 0; opened {} closed {}; all clients: \
-         before {before}, at peak {peak_all}, after dispose {after}",
-        sessions.opened(),
-        sessions.closed()
+    live::sessions_match_the_pool_and_none_survive_dispose::<Redis>(
+        "server_clients_match_the_pool_and_none_survive_dispose",
     );
 }

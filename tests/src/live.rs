@@ -1,0 +1,238 @@
+//! The scenarios every live server goes through, written once: a session killed on the
+//! server (with and without pre-ping), an outage through a loopback proxy, and the leak check
+//! against the server's own session list. Each `tests/server_*.rs` implements [`LiveServer`]
+//! for its database and calls these; the reset-on-return tests, which differ per database,
+//! stay in those files.
+
+use std::time::{Duration, Instant};
+
+use tarn::Manager;
+
+use crate::eventually;
+use crate::pool::{self, get, handle_error, GetError, Options};
+use crate::proxy::Proxy;
+use crate::server::{addr_of, with_causes};
+use crate::sessions::Tracked;
+
+/// How long a scenario waits for a connection or for the server to catch up.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// A connection of server `S`'s driver.
+pub type Conn<S> = <<S as LiveServer>::Driver as Manager>::Connection;
+/// The error of server `S`'s driver.
+pub type Err<S> = <<S as LiveServer>::Driver as Manager>::Error;
+
+/// What the shared scenarios need to know about one database server.
+pub trait LiveServer {
+    /// The server's name in messages ("PostgreSQL").
+    const NAME: &'static str;
+    /// The driver's manager.
+    type Driver: Manager<Connection: Send + 'static, Error: std::error::Error + 'static>
+        + Send
+        + Sync
+        + 'static;
+    /// A separate session used to watch and kill the pool's sessions.
+    type Admin;
+
+    /// The server's URL.
+    fn url() -> String;
+    /// The URL of the same server reached through a proxy on `port`.
+    fn url_through(port: u16) -> String;
+    /// An admin session, or `None` (after saying why) when the test must skip.
+    fn admin(test: &str) -> Option<Self::Admin>;
+    /// The manager under test, recording each connection's server session id.
+    fn manager(url: &str) -> Tracked<Self::Driver>;
+    /// The server's id of the session behind `c`.
+    fn session_id(c: &mut Conn<Self>) -> Result<i64, Err<Self>>;
+    /// How many of `ids` the server still lists.
+    fn live_sessions(admin: &mut Self::Admin, ids: &[i64]) -> usize;
+    /// Every client session the server lists.
+    fn all_sessions(admin: &mut Self::Admin) -> usize;
+    /// Asks the server to end session `id` (the scenario waits until it is gone).
+    fn kill(admin: &mut Self::Admin, id: i64);
+    /// The cheapest command that needs a live session.
+    fn probe(c: &mut Conn<Self>) -> Result<(), Err<Self>>;
+    /// One round trip that returns `i`, asserting it does.
+    fn echo(c: &mut Conn<Self>, i: i32);
+}
+
+fn kill_and_wait<S: LiveServer>(admin: &mut S::Admin, id: i64) {
+    S::kill(admin, id);
+    assert!(
+        eventually(WAIT, || S::live_sessions(admin, &[id]) == 0),
+        "{}: the server ended session {id}",
+        S::NAME
+    );
+}
+
+/// With pre-ping on, a session killed on the server is replaced without the caller seeing
+/// an error.
+pub fn killed_session_is_replaced_unseen_with_pre_ping<S: LiveServer>(test: &str) {
+    let Some(mut admin) = S::admin(test) else {
+        return;
+    };
+    let opts = Options {
+        size: 1,
+        pre_ping: true,
+        ..Options::default()
+    };
+    let (pool, counts) = pool::build(S::manager(&S::url()), opts);
+    let mut c = get(&pool, WAIT).unwrap();
+    let old = S::session_id(&mut c).unwrap();
+    drop(c);
+
+    kill_and_wait::<S>(&mut admin, old);
+
+    let mut c = get(&pool, WAIT).expect("pre-ping replaces the dead connection");
+    let new = S::session_id(&mut c).expect("the replacement works");
+    assert_ne!(new, old);
+    assert_eq!(pool::Counts::get(&counts.ping_failed), 1);
+}
+
+/// Without pre-ping, the error from a killed session is classified as a disconnect, and
+/// the pool-wide invalidation replaces the older connections too.
+pub fn killed_session_is_a_disconnect_without_pre_ping<S: LiveServer>(test: &str) {
+    let Some(mut admin) = S::admin(test) else {
+        return;
+    };
+    let (pool, counts) = pool::build(S::manager(&S::url()), Options::default());
+    let mut a = get(&pool, WAIT).unwrap();
+    let mut b = get(&pool, WAIT).unwrap();
+    let old = S::session_id(&mut a).unwrap();
+    let other = S::session_id(&mut b).unwrap();
+    drop((a, b));
+
+    kill_and_wait::<S>(&mut admin, old);
+
+    // FIFO: the killed connection comes out first.
+    let mut c = get(&pool, WAIT).unwrap();
+    let err = S::probe(&mut c).expect_err("the killed session cannot answer");
+    assert!(
+        pool.manager().is_disconnect(&err),
+        "classified as a disconnect: {err:?}"
+    );
+    assert!(handle_error(&pool, c, &err));
+    assert_eq!(pool::Counts::get(&counts.invalidated), 1);
+
+    for _ in 0..2 {
+        let mut c = get(&pool, WAIT).unwrap();
+        let id = S::session_id(&mut c).expect("a fresh, working connection");
+        assert!(id != old && id != other, "{id} is a new session");
+    }
+}
+
+/// Cutting a proxy between the pool and the server makes checkouts fail with a connect
+/// error (never a hang); restoring it lets the same pool recover.
+pub fn outage_fails_checkouts_clearly_and_the_same_pool_recovers<S: LiveServer>(test: &str) {
+    let Some(_admin) = S::admin(test) else {
+        return;
+    };
+    let proxy = Proxy::start(addr_of(&S::url())).expect("start the proxy");
+    let opts = Options {
+        size: 2,
+        pre_ping: true,
+        ..Options::default()
+    };
+    let (pool, _) = pool::build(S::manager(&S::url_through(proxy.port())), opts);
+    {
+        let mut a = get(&pool, WAIT).unwrap();
+        let mut b = get(&pool, WAIT).unwrap();
+        S::probe(&mut a).unwrap();
+        S::probe(&mut b).unwrap();
+    }
+
+    proxy.cut();
+    let start = Instant::now();
+    for _ in 0..3 {
+        let Err(err) = get(&pool, Duration::from_secs(3)) else {
+            panic!("no connection while the server is cut off");
+        };
+        assert!(
+            matches!(err, GetError::Connect(_)),
+            "a connect error, not a timeout: {err}"
+        );
+        eprintln!(
+            "{} outage: checkout failed after {:?}: {}",
+            S::NAME,
+            start.elapsed(),
+            with_causes(&err)
+        );
+    }
+    assert!(
+        start.elapsed() < Duration::from_secs(30),
+        "checkouts fail instead of hanging"
+    );
+
+    proxy.restore();
+    let mut c = get(&pool, WAIT).expect("the same pool recovers");
+    S::echo(&mut c, 2);
+}
+
+/// The server's own session list matches the pool's open connections during a run and
+/// holds none of them after `dispose`.
+pub fn sessions_match_the_pool_and_none_survive_dispose<S: LiveServer>(test: &str) {
+    let Some(mut admin) = S::admin(test) else {
+        return;
+    };
+    let before = S::all_sessions(&mut admin);
+    let m = S::manager(&S::url());
+    let sessions = m.sessions();
+    let opts = Options {
+        size: 3,
+        overflow: 2,
+        ..Options::default()
+    };
+    let (pool, _) = pool::build(m, opts);
+
+    let held: Vec<_> = (0..5).map(|_| get(&pool, WAIT).unwrap()).collect();
+    assert_eq!(pool.state().open, 5);
+    let peak = S::live_sessions(&mut admin, &sessions.ids());
+    assert_eq!(peak, 5, "one server session per open connection");
+    let peak_all = S::all_sessions(&mut admin);
+    drop(held);
+    assert_eq!(
+        pool.state().open,
+        3,
+        "overflow connections closed on return"
+    );
+    assert!(eventually(WAIT, || S::live_sessions(
+        &mut admin,
+        &sessions.ids()
+    ) == 3));
+
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                for i in 0..50 {
+                    S::echo(&mut get(&pool, WAIT).unwrap(), i);
+                }
+            });
+        }
+    });
+    let open = pool.state().open;
+    assert!(eventually(WAIT, || S::live_sessions(
+        &mut admin,
+        &sessions.ids()
+    ) == open));
+
+    pool.dispose();
+    assert_eq!(pool.state().open, 0);
+    assert!(
+        eventually(WAIT, || S::live_sessions(&mut admin, &sessions.ids()) == 0),
+        "every session ends after dispose"
+    );
+    assert_eq!(
+        sessions.opened(),
+        sessions.closed(),
+        "each closed exactly once"
+    );
+    let after = S::all_sessions(&mut admin);
+    eprintln!(
+        "LEAK CHECK {}: pool sessions on the server: peak {peak} (pool open 5), after the run \
+         {open} (pool open {open}), after dispose 0; opened {} closed {}; all client \
+         sessions: before {before}, at peak {peak_all}, after dispose {after}",
+        S::NAME,
+        sessions.opened(),
+        sessions.closed()
+    );
+}
