@@ -1,6 +1,8 @@
 //! loom models of the std adapter's waiting (`std-adapter/src/wait.rs`): a checkin racing a
 //! thread that is registering as a waiter never loses the wake-up, and two queued waiters
-//! are served in the order they queued. A lost wake-up shows up as a deadlock (loom reports
+//! are served in the order they queued; with eventual fairness (where, under loom, every
+//! other release reserves for the longest waiter and the others let a running thread barge),
+//! a waiter racing a thread that returns and re-asks is never lost either. A lost wake-up shows up as a deadlock (loom reports
 //! every thread blocked), because under loom a timed park is untimed.
 //!
 //! ```sh
@@ -15,7 +17,7 @@ use std::time::Duration;
 
 use loom::sync::{Arc, Mutex};
 use loom::thread;
-use tarn::{IdleOrder, Manager, Pool, ResetMode};
+use tarn::{Fairness, IdleOrder, Manager, Pool, ResetMode};
 
 /// Connections are numbers; nothing can fail.
 #[derive(Clone, Default)]
@@ -34,11 +36,16 @@ impl Manager for Numbers {
 }
 
 fn one_slot() -> Pool<Numbers> {
+    one_slot_with(Fairness::Strict)
+}
+
+fn one_slot_with(fairness: Fairness) -> Pool<Numbers> {
     Pool::builder(Numbers::default())
         .pool_size(1)
         .max_overflow(0)
         .idle_order(IdleOrder::Lifo)
         .timeout(Duration::from_secs(3600))
+        .fairness(fairness)
         .build()
         .expect("a valid configuration")
 }
@@ -120,5 +127,40 @@ fn a_waiter_that_loses_the_connection_to_a_newcomer_is_served_later() {
         newcomer.join().unwrap();
         let st = pool.state();
         assert_eq!((st.waiting, st.checked_out, st.idle), (0, 0, 1));
+    });
+}
+
+#[test]
+fn eventual_a_checkin_racing_a_registering_waiter_always_wakes_it() {
+    loom::model(|| {
+        let pool = one_slot_with(Fairness::Eventual(Duration::ZERO));
+        let held = pool.get().expect("the pool is empty");
+        let p2 = pool.clone();
+        let waiter = thread::spawn(move || {
+            let c = p2.get().expect("served, never a lost wake-up");
+            assert_eq!(*c, 1);
+        });
+        drop(held);
+        waiter.join().unwrap();
+        assert_eq!(pool.state().waiting, 0);
+    });
+}
+
+#[test]
+fn eventual_a_returning_thread_that_asks_again_and_a_waiter_are_both_served() {
+    loom::model(|| {
+        let pool = one_slot_with(Fairness::Eventual(Duration::ZERO));
+        let held = pool.get().expect("the pool is empty");
+        let p2 = pool.clone();
+        let waiter = thread::spawn(move || drop(p2.get().expect("served in the end")));
+        // Returns the connection and asks again at once: it may barge (an unreserved
+        // release) or queue behind the waiter (a reserved one); either way both are served
+        // and the reservation is given back.
+        drop(held);
+        drop(pool.get().expect("served"));
+        waiter.join().unwrap();
+        let st = pool.state();
+        assert_eq!((st.waiting, st.checked_out, st.idle), (0, 0, 1));
+        assert!(pool.try_get().is_ok(), "no reservation left behind");
     });
 }

@@ -198,7 +198,7 @@ impl<C> Ev<C> {
         Ev {
             listeners: RwLock::new(listeners),
             has_listeners: AtomicBool::new(has),
-            wait: WaitQueue::new(),
+            wait: WaitQueue::default(),
             echo,
             name,
             recycle: recycle.map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),

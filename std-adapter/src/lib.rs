@@ -1,7 +1,8 @@
 //! tarn: a connection pool with SQLAlchemy's semantics, for threads.
 //!
 //! This crate is the std adapter over the lock-free `tarn-core`: it adds waiting (first come,
-//! first served, with timeouts), the reference's five pool kinds, listeners for every event,
+//! first served by default, or eventually fair: see [`Fairness`]; with timeouts), the
+//! reference's five pool kinds, listeners for every event,
 //! a registry of pools keyed by connect arguments, `tracing` logs, and managers for real
 //! databases.
 //!
@@ -71,3 +72,4 @@ pub use pool::{
 };
 pub use registry::{ConnectArgs, Registry};
 pub use tarn_core::{BuildError, IdleOrder, InvalidateReason, Manager, ResetMode};
+pub use wait::Fairness;

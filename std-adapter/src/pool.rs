@@ -12,7 +12,7 @@ use tarn_core::{CheckoutError, IdleOrder, InvalidateReason, Manager, Pooled, Res
 use crate::adapt::{panic_message, Mgr, MgrError, Tracked};
 use crate::error::Error;
 use crate::events::{CheckoutEvent, Ev, Listener, ListenerList, Stats};
-use crate::wait::{Attempt, WaitError};
+use crate::wait::{Attempt, Fairness, WaitError, WaitQueue};
 use crate::BuildError;
 
 /// The reference pool's default checkout timeout.
@@ -52,6 +52,7 @@ pub(crate) struct Config {
     pub(crate) order: IdleOrder,
     pub(crate) name: Option<String>,
     pub(crate) echo: bool,
+    pub(crate) fairness: Fairness,
 }
 
 impl Default for Config {
@@ -66,6 +67,7 @@ impl Default for Config {
             order: IdleOrder::Fifo,
             name: None,
             echo: false,
+            fairness: Fairness::Strict,
         }
     }
 }
@@ -339,6 +341,31 @@ impl<M: Manager> Builder<M> {
         self
     }
 
+    /// How the pool shares connections among threads that wait for one. Defaults to
+    /// [`Fairness::Strict`]: first come, first served, no barging.
+    ///
+    /// [`Fairness::Eventual`] lets a running thread take a returned connection while others
+    /// wait, as long as the longest waiter has not been passed over for the given turn.
+    /// When threads outnumber cores and hold connections briefly, strict order costs a
+    /// thread switch per checkout (the returned connection must go to a parked thread);
+    /// eventual fairness keeps the running thread running and serves waiters turn by turn.
+    /// `BENCHMARKS.md` measures both.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tarn::{Fairness, Pool};
+    /// # use tarn_core::testing::ScriptedManager;
+    /// let pool = Pool::builder(ScriptedManager::new())
+    ///     .fairness(Fairness::Eventual(Duration::from_micros(200)))
+    ///     .build()?;
+    /// assert_eq!(pool.fairness(), Fairness::Eventual(Duration::from_micros(200)));
+    /// # Ok::<(), tarn::BuildError>(())
+    /// ```
+    pub fn fairness(mut self, fairness: Fairness) -> Self {
+        self.cfg.fairness = fairness;
+        self
+    }
+
     /// The name the pool logs under (the `pool` field of its `tracing` events). Defaults to
     /// a name unique in the process. A password in it (a URL's, or a `password=` pair) is
     /// stored redacted, so it can never reach a log.
@@ -423,7 +450,7 @@ impl<M: Manager> Inner<M> {
             Some(n) => Arc::from(crate::registry::redact(n).as_str()),
             None => default_name("pool"),
         };
-        let events = Ev::new(
+        let mut events = Ev::new(
             listeners,
             cfg.echo,
             name,
@@ -431,6 +458,7 @@ impl<M: Manager> Inner<M> {
             Arc::clone(&epoch),
             start,
         );
+        events.wait = WaitQueue::new(cfg.fairness);
         let mut b = tarn_core::Builder::new(Mgr::new(manager, start, epoch))
             .pool_size(core_size)
             .max_overflow(core_over)
@@ -567,7 +595,7 @@ impl<M: Manager> Inner<M> {
         R: Deref<Target = Inner<M>> + Clone,
     {
         let ev = r.ev();
-        if !ev.wait.has_waiters() {
+        if ev.wait.open_to_newcomers() {
             if !ev.has_listeners() && !ev.echo {
                 // The fast path: nothing to catch, nothing to log; the guard is built in place.
                 match CorePool::<M>::try_checkout_in(CoreRef(r.clone())) {
@@ -646,7 +674,7 @@ impl<M: Manager> Inner<M> {
     where
         R: Deref<Target = Inner<M>> + Clone,
     {
-        if r.ev().wait.has_waiters() {
+        if !r.ev().wait.open_to_newcomers() {
             return Err(Error::WouldBlock);
         }
         match Self::attempt(&r) {
@@ -749,7 +777,8 @@ impl<M: Manager> Pool<M> {
 
     /// Checks out a connection, waiting up to the configured timeout (default 30 s).
     ///
-    /// Waiters are served first come, first served.
+    /// Waiters are served first come, first served (or, with [`Fairness::Eventual`], turn by
+    /// turn: see [`Builder::fairness`]).
     ///
     /// # Errors
     ///
@@ -803,7 +832,8 @@ impl<M: Manager> Pool<M> {
     /// # Errors
     ///
     /// [`Error::WouldBlock`] if no connection is free (or others are waiting in line:
-    /// `try_get` does not barge past them); otherwise as [`get`](Self::get).
+    /// `try_get` does not barge past them; with [`Fairness::Eventual`], only while a
+    /// connection is reserved for the longest waiter); otherwise as [`get`](Self::get).
     ///
     /// # Examples
     ///
@@ -934,6 +964,11 @@ impl<M: Manager> Pool<M> {
     /// ```
     pub fn timeout(&self) -> Duration {
         self.inner.cfg.timeout
+    }
+
+    /// The waiting policy the pool was built with ([`Builder::fairness`]).
+    pub fn fairness(&self) -> Fairness {
+        self.inner.cfg.fairness
     }
 
     /// Invalidates every connection opened so far: idle ones are replaced at their next

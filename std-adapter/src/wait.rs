@@ -1,4 +1,4 @@
-//! Waiting for a connection: a first-come-first-served queue of parked threads.
+//! Waiting for a connection: a queue of parked threads, strictly or eventually fair.
 //!
 //! # The protocol
 //!
@@ -9,15 +9,30 @@
 //! connection closed or detached (its capacity came back), a failed connect that gave its
 //! capacity back, the first-connect hook finished.
 //!
-//! - `released` gives the notification to the *first* waiter that does not hold one yet, so
-//!   a returned connection goes to the longest waiter (a waiter about to retry anyway, on a
-//!   "chain" note, absorbs it; see `notify_locked`). If every waiter already holds one, the
-//!   notification is kept as a *spare* for the next thread that registers.
-//! - Waiters stay in the queue until they leave, so a waiter whose retry fails (a thread that
-//!   never waited took the connection first) keeps its place: it just sleeps again.
-//! - A newcomer does not try the core while anyone waits (the fast path checks
-//!   `waiters == 0` first), so it cannot barge past the queue.
-//! - A waiter that leaves (timeout) still holding a notification it did not use passes it on.
+//! Two policies ([`Fairness`]) share this queue:
+//!
+//! - **Strict** (the default): first come, first served. A newcomer does not try the core
+//!   while anyone waits (the fast path checks `waiters == 0`), so it cannot barge past the
+//!   queue, and every release notifies the first waiter that does not hold a notification
+//!   yet: a returned connection goes to the longest waiter.
+//! - **Eventual** (`Fairness::Eventual(turn)`): a running thread may take a returned
+//!   connection even while others wait (barging), which avoids a thread switch per checkout
+//!   when threads outnumber cores, but never for longer than `turn`: once the longest waiter
+//!   has been passed over for `turn` (counted from when it registered or from the last
+//!   hand-off, whichever is later), the next release *reserves* capacity for it. While any
+//!   reservation is pending the fast path is closed (it checks `reserved == 0`), so the
+//!   reserved waiter's retry finds the connection unless a newcomer had already passed the
+//!   check; then the waiter keeps its reservation and its place and is served by the next
+//!   release. Unreserved releases wake one waiter at a time (a waiter already holding an
+//!   unused notification covers them), and a waiter that is served passes a notification on,
+//!   so capacity released in a burst still reaches as many waiters as it can serve.
+//!
+//! In both, waiters stay in the queue until they leave, so a waiter whose retry fails keeps
+//! its place, and a waiter that leaves (timeout) still holding a notification it did not use
+//! passes it on. With strict fairness, `released` gives a notification to the *first* waiter
+//! that does not hold one yet (a waiter about to retry anyway, on a "chain" note, absorbs it;
+//! see `notify_locked`); if every waiter already holds one, the notification is kept as a
+//! *spare* for the next thread that registers.
 //!
 //! # No lost wake-up
 //!
@@ -27,7 +42,9 @@
 //! after the release: in the single total order of `SeqCst` operations, either the
 //! release's write comes before the waiter's retry (the retry sees the capacity) or the
 //! waiter's increment comes before `released`'s load (`released` sees the waiter and
-//! notifies the queue). The queue's mutex orders the rest.
+//! notifies the queue). The queue's mutex orders the rest: a waiter clears its notification
+//! under the lock *before* it retries, so a release whose lock section comes after that
+//! clearing sees no notification outstanding and hands out a new one.
 //!
 //! Capacity released while nobody waited (`released` saw `waiters == 0`) is not announced
 //! to anyone. Only a thread that registers into an *empty* queue can have missed such
@@ -35,24 +52,78 @@
 //! notification to the next waiter, who does the same: the chain goes on until a retry
 //! fails (then no unannounced capacity is left, and every later release is announced).
 //!
+//! # Spinning
+//!
+//! The longest waiter spins for a few microseconds before it parks (yielding the CPU after
+//! the first microsecond), checking for its notification: a connection returned within a
+//! short hold then reaches a thread that is still running, instead of waiting for a parked
+//! one to be scheduled. Only the head of the queue spins, so waiters never crowd out the
+//! threads holding connections; a waiter that becomes the head when the one before it is
+//! served is woken to take its turn at spinning.
+//!
 //! # Cost
 //!
 //! `released` runs on every checkin: with nobody waiting it is one `SeqCst` load (a plain
-//! load on x86). The queue's mutex is taken only when someone waits.
+//! load on x86). The queue's mutex is taken only when someone waits. Waiting allocates
+//! nothing in steady state: each thread keeps its waiter node for the next wait.
 
 use std::collections::VecDeque;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::sync::{
     self, current, park, park_timeout, Arc, AtomicU8, AtomicUsize, Mutex, Ordering, Thread,
 };
 
+/// How a pool shares its connections among the threads that wait for one.
+///
+/// Set with [`Builder::fairness`](crate::Builder::fairness). See the [`Pool`](crate::Pool)
+/// docs for what each policy costs.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use tarn::{Fairness, Pool};
+/// # use tarn_core::testing::ScriptedManager;
+///
+/// // Let a running thread re-take a returned connection while others wait, but never pass
+/// // the longest waiter over for more than half a millisecond.
+/// let pool = Pool::builder(ScriptedManager::new())
+///     .fairness(Fairness::Eventual(Duration::from_micros(500)))
+///     .build()?;
+/// drop(pool.get()?);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Fairness {
+    /// First come, first served (the default): a returned connection goes to the thread
+    /// that has waited longest, and a thread that asks while others wait queues behind
+    /// them, even if a connection is idle at that instant. Each checkout under contention
+    /// costs a thread switch when threads outnumber cores.
+    #[default]
+    Strict,
+    /// Eventually fair: while threads wait, a running thread may still take a returned
+    /// connection (no thread switch), but the longest waiter is never passed over for longer
+    /// than this turn: then the next returned connection is reserved for it. Throughput of a
+    /// barging pool; the spread between threads is bounded by the turn. `Duration::ZERO`
+    /// reserves on every return, which is close to strict but lets a thread already past
+    /// the entry check take a connection.
+    Eventual(Duration),
+}
+
 /// No notification.
 const NONE: u8 = 0;
 /// Notified because capacity was released.
 const RELEASE: u8 = 1;
-/// Notified to look for capacity released while nobody waited (see the module docs).
+/// Notified to look for capacity released while nobody waited, or passed on by a waiter
+/// that was served (see the module docs).
 const CHAIN: u8 = 2;
+
+/// How long the head of the queue spins for its notification before it parks.
+const SPIN: Duration = Duration::from_micros(20);
+/// Within [`SPIN`], how long it busy-waits before it starts yielding the CPU.
+const SPIN_BUSY: Duration = Duration::from_micros(1);
 
 struct Waiter {
     thread: Thread,
@@ -61,14 +132,32 @@ struct Waiter {
     note: AtomicU8,
 }
 
+/// A registered waiter, as the queue sees it (fields touched under the queue's lock only).
+struct Entry {
+    w: Arc<Waiter>,
+    /// When it registered.
+    since: Instant,
+    /// Capacity is reserved for it (eventual fairness): counted in `WaitQueue::reserved`.
+    reserved: bool,
+}
+
 struct Queue {
     /// Registered waiters, oldest first. A waiter is in the list from registration until it
     /// leaves (served, failed or timed out).
-    list: VecDeque<Arc<Waiter>>,
+    list: VecDeque<Entry>,
     /// Notifications that found every waiter already notified; taken by the next thread
     /// that registers. Reset when the queue empties (then nobody needs them: the next
     /// registrant tries anyway).
     spare: usize,
+    /// When capacity was last reserved for a waiter (eventual fairness).
+    last_handoff: Option<Instant>,
+    /// Waiters holding a notification they have not taken yet (notes are set and taken
+    /// under the lock, so this is exact under it).
+    outstanding: usize,
+    /// Under loom, time decides nothing (a model must be deterministic): the first release
+    /// with waiters reserves, the next does not, and so on.
+    #[cfg(tarn_loom)]
+    releases: u32,
 }
 
 /// What one attempt at the pool gave.
@@ -96,6 +185,10 @@ pub(crate) enum WaitError<E> {
 pub(crate) struct WaitQueue {
     /// How many threads are registered. `SeqCst`: see "No lost wake-up".
     waiters: AtomicUsize,
+    /// Waiters with capacity reserved for them (eventual fairness only).
+    reserved: AtomicUsize,
+    /// `None`: strict; `Some(turn)`: eventual.
+    turn: Option<Duration>,
     queue: Mutex<Queue>,
 }
 
@@ -103,32 +196,54 @@ impl std::fmt::Debug for WaitQueue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WaitQueue")
             .field("waiters", &self.waiting())
+            .field("fairness", &self.fairness())
             .finish_non_exhaustive()
     }
 }
 
 impl Default for WaitQueue {
     fn default() -> Self {
-        Self::new()
+        Self::new(Fairness::Strict)
     }
 }
 
 impl WaitQueue {
-    /// An empty queue.
-    pub(crate) fn new() -> Self {
+    /// An empty queue with the given policy.
+    pub(crate) fn new(fairness: Fairness) -> Self {
         WaitQueue {
             waiters: AtomicUsize::new(0),
+            reserved: AtomicUsize::new(0),
+            turn: match fairness {
+                Fairness::Strict => None,
+                Fairness::Eventual(turn) => Some(turn),
+            },
             queue: Mutex::new(Queue {
                 list: VecDeque::new(),
                 spare: 0,
+                last_handoff: None,
+                outstanding: 0,
+                #[cfg(tarn_loom)]
+                releases: 0,
             }),
         }
     }
 
-    /// Whether anyone waits. The fast path of a checkout tries the core only when nobody does.
+    /// The policy.
+    pub(crate) fn fairness(&self) -> Fairness {
+        match self.turn {
+            None => Fairness::Strict,
+            Some(turn) => Fairness::Eventual(turn),
+        }
+    }
+
+    /// Whether a thread that has not queued may try the core now: with strict fairness when
+    /// nobody waits, with eventual fairness when no capacity is reserved for a waiter.
     #[inline]
-    pub(crate) fn has_waiters(&self) -> bool {
-        self.waiters.load(Ordering::SeqCst) != 0
+    pub(crate) fn open_to_newcomers(&self) -> bool {
+        match self.turn {
+            None => self.waiters.load(Ordering::SeqCst) == 0,
+            Some(_) => self.reserved.load(Ordering::SeqCst) == 0,
+        }
     }
 
     /// How many threads wait now.
@@ -137,7 +252,7 @@ impl WaitQueue {
         self.waiters.load(Ordering::SeqCst)
     }
 
-    /// Capacity came back: wake the longest waiter that holds no notification yet.
+    /// Capacity came back: notify a waiter (see the module docs for which).
     #[inline]
     pub(crate) fn released(&self) {
         sync::loom_seqcst_fence();
@@ -150,7 +265,65 @@ impl WaitQueue {
     #[cold]
     fn released_slow(&self) {
         let mut q = sync::lock(&self.queue);
-        Self::notify_locked(&mut q, RELEASE);
+        match self.turn {
+            None => Self::notify_locked(&mut q, RELEASE),
+            Some(turn) => self.release_eventual(&mut q, turn),
+        }
+    }
+
+    /// Eventual fairness: reserve for the longest waiter once its turn has come, and make
+    /// sure some waiter will retry after this release.
+    fn release_eventual(&self, q: &mut Queue, turn: Duration) {
+        if q.list.is_empty() {
+            q.spare = 0;
+            return;
+        }
+        if !q.list[0].reserved && Self::turn_over(q, turn) {
+            q.list[0].reserved = true;
+            self.reserved.fetch_add(1, Ordering::SeqCst);
+        }
+        let head = &q.list[0];
+        if head.reserved {
+            if head
+                .w
+                .note
+                .compare_exchange(NONE, RELEASE, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+            {
+                q.outstanding += 1;
+                head.w.thread.unpark();
+            }
+            return;
+        }
+        // Barging allowed: one notified waiter at a time is enough, as it retries after
+        // this release; a served waiter passes a notification on.
+        if q.outstanding > 0 {
+            return;
+        }
+        Self::notify_locked(q, RELEASE);
+    }
+
+    /// Whether the longest waiter has been passed over for `turn`; if so, starts a new turn.
+    #[cfg(not(tarn_loom))]
+    fn turn_over(q: &mut Queue, turn: Duration) -> bool {
+        let now = Instant::now();
+        let since = match q.last_handoff {
+            Some(t) if t > q.list[0].since => t,
+            _ => q.list[0].since,
+        };
+        if now.saturating_duration_since(since) >= turn {
+            q.last_handoff = Some(now);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Under loom: every other release with waiters (deterministic; see `Queue::releases`).
+    #[cfg(tarn_loom)]
+    fn turn_over(q: &mut Queue, _turn: Duration) -> bool {
+        q.releases = q.releases.wrapping_add(1);
+        q.releases % 2 == 1
     }
 
     /// Gives a notification of `kind` to the longest waiter that can use it, or keeps it
@@ -166,13 +339,15 @@ impl WaitQueue {
             q.spare = 0;
             return;
         }
-        for w in q.list.iter() {
-            match w
+        for e in q.list.iter() {
+            match e
+                .w
                 .note
                 .compare_exchange(NONE, kind, Ordering::SeqCst, Ordering::SeqCst)
             {
                 Ok(_) => {
-                    w.thread.unpark();
+                    q.outstanding += 1;
+                    e.w.thread.unpark();
                     return;
                 }
                 Err(CHAIN) => return,
@@ -190,36 +365,45 @@ impl WaitQueue {
         deadline: Option<Instant>,
         mut attempt: impl FnMut() -> Attempt<T, E>,
     ) -> Result<T, WaitError<E>> {
-        let me = Arc::new(Waiter {
-            thread: current(),
-            note: AtomicU8::new(NONE),
-        });
+        let me = node();
         {
             let mut q = sync::lock(&self.queue);
             if q.list.is_empty() {
                 q.spare = 0;
                 me.note.store(CHAIN, Ordering::SeqCst);
+                q.outstanding += 1;
             } else if q.spare > 0 {
                 q.spare -= 1;
                 me.note.store(CHAIN, Ordering::SeqCst);
+                q.outstanding += 1;
             }
-            q.list.push_back(Arc::clone(&me));
+            q.list.push_back(Entry {
+                w: Arc::clone(&me),
+                since: Instant::now(),
+                reserved: false,
+            });
             self.waiters.fetch_add(1, Ordering::SeqCst);
         }
         sync::loom_seqcst_fence();
         loop {
             // Taken under the queue's lock: a notifier that found this waiter still holding
-            // an unused note (and so kept its notification as a spare) released the lock
-            // after its capacity release, so the retry below sees that capacity.
-            let note = {
-                let _q = sync::lock(&self.queue);
-                me.note.swap(NONE, Ordering::SeqCst)
+            // an unused note (and so kept its notification as a spare, or relied on this
+            // waiter's retry) released the lock after its capacity release, so the retry
+            // below sees that capacity.
+            let (note, head) = {
+                let mut q = sync::lock(&self.queue);
+                let head = q.list.front().is_some_and(|e| Arc::ptr_eq(&e.w, &me));
+                let note = me.note.swap(NONE, Ordering::SeqCst);
+                if note != NONE {
+                    q.outstanding -= 1;
+                }
+                (note, head)
             };
             let expired = deadline.is_some_and(|d| Instant::now() >= d);
             if note != NONE {
                 match attempt() {
                     Attempt::Got(t) => {
-                        self.leave(&me, note == CHAIN);
+                        self.leave(&me, note == CHAIN || self.turn.is_some());
                         return Ok(t);
                     }
                     Attempt::Failed(e) => {
@@ -238,6 +422,9 @@ impl WaitQueue {
             if me.note.load(Ordering::SeqCst) != NONE {
                 continue; // notified meanwhile: retry before sleeping
             }
+            if head && spin_for_note(&me, deadline) {
+                continue;
+            }
             match deadline {
                 None => park(),
                 Some(d) => {
@@ -250,25 +437,117 @@ impl WaitQueue {
         }
     }
 
-    /// Leaves the queue; passes on an unused notification, and a chain one if `chain`.
-    /// Returns how many were waiting just before this thread left.
+    /// Leaves the queue; passes on an unused notification (and a reservation's claim), and a
+    /// chain one if `chain`. With strict fairness a served head wakes the next waiter so it
+    /// takes over the spinning. Returns how many were waiting just before this thread left.
     fn leave(&self, me: &Arc<Waiter>, chain: bool) -> usize {
         let mut q = sync::lock(&self.queue);
         let waiting = q.list.len();
-        if let Some(pos) = q.list.iter().position(|w| Arc::ptr_eq(w, me)) {
-            q.list.remove(pos);
+        let mut was_reserved = false;
+        let mut was_head = false;
+        if let Some(pos) = q.list.iter().position(|e| Arc::ptr_eq(&e.w, me)) {
+            was_head = pos == 0;
+            if let Some(e) = q.list.remove(pos) {
+                was_reserved = e.reserved;
+            }
         }
         self.waiters.fetch_sub(1, Ordering::SeqCst);
+        if was_reserved {
+            self.reserved.fetch_sub(1, Ordering::SeqCst);
+        }
         let unused = me.note.swap(NONE, Ordering::SeqCst);
         if unused != NONE {
+            q.outstanding -= 1;
             Self::notify_locked(&mut q, unused);
+        } else if was_reserved && !chain {
+            // Reserved but leaving unserved: what was reserved may be idle now, open to all.
+            Self::notify_locked(&mut q, RELEASE);
         }
         if chain {
             Self::notify_locked(&mut q, CHAIN);
+        } else if was_head && self.turn.is_none() {
+            if let Some(next) = q.list.front() {
+                if next.w.note.load(Ordering::SeqCst) == NONE {
+                    next.w.thread.unpark(); // not a notification: a turn at spinning
+                }
+            }
         }
         if q.list.is_empty() {
             q.spare = 0;
+            debug_assert_eq!(q.outstanding, 0, "a note outlived its waiter");
         }
         waiting
     }
+}
+
+/// The head of the queue waits a little, running, for its notification. Returns whether it
+/// came. Nothing under loom (a model explores every load of a spin loop).
+#[cfg(not(tarn_loom))]
+fn spin_for_note(me: &Waiter, deadline: Option<Instant>) -> bool {
+    let start = Instant::now();
+    let until = match deadline {
+        Some(d) if d < start + SPIN => d,
+        _ => start + SPIN,
+    };
+    loop {
+        for _ in 0..64 {
+            if me.note.load(Ordering::Acquire) != NONE {
+                return true;
+            }
+            std::hint::spin_loop();
+        }
+        let now = Instant::now();
+        if now >= until {
+            return false;
+        }
+        if now - start >= SPIN_BUSY {
+            std::thread::yield_now();
+        }
+    }
+}
+
+#[cfg(tarn_loom)]
+fn spin_for_note(_me: &Waiter, _deadline: Option<Instant>) -> bool {
+    false
+}
+
+/// This thread's waiter node: the one it used last time when no queue still holds it, so a
+/// thread that waits again and again allocates once.
+#[cfg(not(tarn_loom))]
+fn node() -> Arc<Waiter> {
+    use std::cell::RefCell;
+    thread_local! {
+        static NODE: RefCell<Option<Arc<Waiter>>> = const { RefCell::new(None) };
+    }
+    let fresh = || {
+        Arc::new(Waiter {
+            thread: current(),
+            note: AtomicU8::new(NONE),
+        })
+    };
+    NODE.try_with(|cell| {
+        let mut cell = cell.borrow_mut();
+        match &*cell {
+            // Only the cache holds it: no queue does, so nobody can notify it any more.
+            Some(n) if Arc::strong_count(n) == 1 => {
+                n.note.store(NONE, Ordering::Relaxed);
+                Arc::clone(n)
+            }
+            _ => {
+                let n = fresh();
+                *cell = Some(Arc::clone(&n));
+                n
+            }
+        }
+    })
+    .unwrap_or_else(|_| fresh())
+}
+
+/// Under loom: a fresh node per wait (loom's `Arc` checks that every one is freed).
+#[cfg(tarn_loom)]
+fn node() -> Arc<Waiter> {
+    Arc::new(Waiter {
+        thread: current(),
+        note: AtomicU8::new(NONE),
+    })
 }

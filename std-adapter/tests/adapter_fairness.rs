@@ -1,12 +1,13 @@
-//! The measured scenario: 16 threads on a pool of 4. Prints the worst lateness of a timeout
-//! and the spread of checkouts per thread (run with `--nocapture`). Asserts only generous
-//! correctness bounds; the figures themselves are for the report, not for assertions.
+//! The measured scenario: 16 threads on a pool of 4, with strict and with eventual fairness.
+//! Prints the worst lateness of a timeout and the spread of checkouts per thread (run with
+//! `--nocapture`). Asserts only generous correctness bounds; the figures themselves are for
+//! the report, not for assertions.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use tarn::Pool;
+use tarn::{Fairness, Pool};
 use tarn_core::testing::ScriptedManager;
 
 const THREADS: usize = 16;
@@ -14,11 +15,21 @@ const POOL: usize = 4;
 
 #[test]
 fn sixteen_threads_on_a_pool_of_four() {
+    scenario(Fairness::Strict);
+}
+
+#[test]
+fn sixteen_threads_on_a_pool_of_four_eventually_fair() {
+    scenario(Fairness::Eventual(Duration::from_micros(500)));
+}
+
+fn scenario(fairness: Fairness) {
     let manager = ScriptedManager::new();
     let pool = Pool::builder(manager.clone())
         .pool_size(POOL)
         .max_overflow(0)
         .timeout(Duration::from_secs(20))
+        .fairness(fairness)
         .build()
         .unwrap();
 
@@ -58,7 +69,7 @@ fn sixteen_threads_on_a_pool_of_four() {
         / THREADS as f64)
         .sqrt();
     println!(
-        "fairness: {THREADS} threads, pool {POOL}, {run:?}: {total} checkouts; per thread min {min} max {max} mean {mean:.0} sd {sd:.0} (cv {:.1}%), max/min {:.2}",
+        "fairness ({fairness:?}): {THREADS} threads, pool {POOL}, {run:?}: {total} checkouts; per thread min {min} max {max} mean {mean:.0} sd {sd:.0} (cv {:.1}%), max/min {:.2}",
         100.0 * sd / mean,
         max as f64 / min.max(1) as f64
     );
@@ -95,7 +106,7 @@ fn sixteen_threads_on_a_pool_of_four() {
     let worst = *late.last().unwrap();
     let median = late[late.len() / 2];
     println!(
-        "timeout lateness: {} timeouts, median {median:?}, worst {worst:?}",
+        "timeout lateness ({fairness:?}): {} timeouts, median {median:?}, worst {worst:?}",
         late.len()
     );
     assert!(

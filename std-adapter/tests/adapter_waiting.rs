@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use tarn::{Error, Manager, Pool, PooledConnection, ResetMode};
+use tarn::{Error, Fairness, Manager, Pool, PooledConnection, ResetMode};
 use tarn_core::testing::{ScriptedConn, ScriptedError, ScriptedManager};
 
 fn pool_of(n: usize) -> (ScriptedManager, Pool<ScriptedManager>) {
@@ -252,4 +252,111 @@ fn heavy_contention_serves_everyone_and_leaks_nothing() {
     assert!(st.open <= 3);
     drop(pool);
     manager.assert_all_closed_once(0);
+}
+
+fn eventual_pool(turn: Duration) -> Pool<ScriptedManager> {
+    Pool::builder(ScriptedManager::new())
+        .pool_size(1)
+        .max_overflow(0)
+        .timeout(Duration::from_secs(20))
+        .fairness(Fairness::Eventual(turn))
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn eventual_fairness_lets_a_running_thread_retake_within_the_turn() {
+    // The turn is far longer than the test: no reservation is ever made, so the thread that
+    // returns the connection may take it straight back although a waiter is queued (it
+    // usually wins the race: the waiter is parked). Strict fairness never allows that (see
+    // `a_newcomer_cannot_barge_past_waiters`).
+    let pool = eventual_pool(Duration::from_secs(3600));
+    assert_eq!(
+        pool.fairness(),
+        Fairness::Eventual(Duration::from_secs(3600))
+    );
+    let mut held = Some(pool.get().unwrap());
+    let mut retaken = 0;
+    std::thread::scope(|s| {
+        let w = s.spawn(|| drop(pool.get().expect("served in the end")));
+        wait_for_waiters(&pool, 1);
+        for _ in 0..20 {
+            drop(held.take());
+            match pool.try_get() {
+                Ok(c) => {
+                    retaken += 1;
+                    held = Some(c);
+                }
+                Err(Error::WouldBlock) => break, // the waiter won the race: it is served
+                Err(e) => panic!("unexpected {e}"),
+            }
+        }
+        drop(held.take());
+        w.join().unwrap();
+    });
+    assert!(
+        retaken > 0,
+        "the running thread never re-took the connection"
+    );
+    assert_eq!(pool.state().waiting, 0);
+}
+
+#[test]
+fn eventual_fairness_reserves_for_the_longest_waiter_once_its_turn_is_over() {
+    // A zero turn: every return with a waiter reserves the connection for the longest one.
+    let pool = eventual_pool(Duration::ZERO);
+    let held = pool.get().unwrap();
+    std::thread::scope(|s| {
+        let w = s.spawn(|| {
+            let c = pool.get().unwrap();
+            std::thread::sleep(Duration::from_millis(100));
+            drop(c);
+        });
+        wait_for_waiters(&pool, 1);
+        drop(held);
+        // Reserved (or already taken by the waiter): a newcomer gets nothing either way.
+        assert!(matches!(pool.try_get(), Err(Error::WouldBlock)));
+        assert!(pool.get_timeout(Duration::ZERO).is_err());
+        w.join().unwrap();
+    });
+    assert!(pool.try_get().is_ok(), "the reservation was given back");
+}
+
+#[test]
+fn eventual_fairness_serves_every_thread() {
+    // Eight threads on one connection, each re-asking at once: barging would let one thread
+    // keep it; the 1 ms turn makes every thread get it, again and again.
+    let pool = eventual_pool(Duration::from_millis(1));
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let counts = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..8 {
+            s.spawn(|| {
+                let mut n = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let c = pool.get().expect("served within 20 s");
+                    let until = Instant::now() + Duration::from_micros(20);
+                    while Instant::now() < until {
+                        std::hint::spin_loop();
+                    }
+                    drop(c);
+                    n += 1;
+                }
+                counts.lock().unwrap().push(n);
+            });
+        }
+        std::thread::sleep(Duration::from_millis(800));
+        stop.store(true, Ordering::Relaxed);
+    });
+    let counts = counts.into_inner().unwrap();
+    let (min, max) = (counts.iter().min().unwrap(), counts.iter().max().unwrap());
+    println!("eventual fairness, 8 threads, pool 1: per thread {counts:?}");
+    assert!(*min > 0, "a thread was starved: {counts:?}");
+    assert!(
+        *max < 50 * *min,
+        "turns were not kept: {counts:?} (max/min {})",
+        *max as f64 / *min as f64
+    );
+    let st = pool.state();
+    assert_eq!((st.waiting, st.checked_out, st.idle), (0, 0, 1));
 }

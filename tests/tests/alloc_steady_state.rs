@@ -139,3 +139,53 @@ fn adapter_get_cycles_allocate_nothing() {
     });
     assert_eq!(n, 0, "try_get: {n} allocations in {CYCLES} cycles");
 }
+
+#[test]
+fn waiting_allocates_nothing_once_warm() {
+    // Two threads take turns on one connection, so every checkout but the first waits:
+    // each thread reuses its waiter node, and the queue's storage is already grown.
+    for fairness in [
+        tarn::Fairness::Strict,
+        tarn::Fairness::Eventual(std::time::Duration::ZERO),
+    ] {
+        let pool = tarn::Pool::builder(ScriptedManager::new())
+            .pool_size(1)
+            .max_overflow(0)
+            .fairness(fairness)
+            .build()
+            .unwrap();
+        const TURNS: usize = 200;
+        let waits = std::sync::atomic::AtomicUsize::new(0);
+        let counts: Vec<usize> = std::thread::scope(|s| {
+            let run = || {
+                // Warm up: the first wait allocates the node (and the queue its storage).
+                for _ in 0..20 {
+                    let c = pool.get().unwrap();
+                    std::thread::sleep(std::time::Duration::from_micros(100));
+                    drop(c);
+                }
+                allocations(|| {
+                    for _ in 0..TURNS {
+                        let c = pool.get().unwrap();
+                        // Hold it long enough for the other thread to queue.
+                        std::thread::sleep(std::time::Duration::from_micros(100));
+                        if pool.state().waiting > 0 {
+                            waits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        }
+                        drop(c);
+                    }
+                })
+            };
+            let a = s.spawn(run);
+            let b = s.spawn(run);
+            vec![a.join().unwrap(), b.join().unwrap()]
+        });
+        let waited = waits.load(std::sync::atomic::Ordering::Relaxed);
+        println!("{fairness:?}: {waited} checkouts saw a waiter; allocations {counts:?}");
+        assert!(
+            waited > 0,
+            "{fairness:?}: the threads never waited; the test proves nothing"
+        );
+        assert_eq!(counts, [0, 0], "{fairness:?}: allocations while waiting");
+    }
+}
