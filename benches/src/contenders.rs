@@ -49,6 +49,12 @@ pub const ALL: &[&str] = &[
     "tarn-core try_checkout",
     #[cfg(feature = "adapter")]
     "tarn",
+    #[cfg(feature = "adapter")]
+    "tarn (LIFO)",
+    #[cfg(feature = "adapter")]
+    "tarn (eventual, 500 µs)",
+    #[cfg(feature = "adapter")]
+    "tarn (eventual, 500 µs, LIFO)",
     "Mutex+Condvar",
     "parking_lot",
     "r2d2",
@@ -61,11 +67,24 @@ pub const ALL: &[&str] = &[
     "lockfree-object-pool",
 ];
 
+/// Variants for profiling (`--profile`) and for `--hold-only --only NAME`, not in the tables.
+pub const VARIANTS: &[&str] = &[
+    "tarn-core lifo",
+    "tarn-core no reset",
+    "proto: entry moved",
+    "proto: entry in place",
+    "proto: FIFO hand-off",
+    #[cfg(feature = "adapter")]
+    "tarn (eventual, 100 µs)",
+    #[cfg(feature = "adapter")]
+    "tarn (eventual, 2 ms)",
+];
+
 /// Builds the contender called `name` with a pool of `size` connections, all opened.
 ///
 /// # Panics
 ///
-/// If `name` is not in [`ALL`] or a pool fails to build (benchmark managers cannot fail).
+/// If `name` is in neither [`ALL`] nor [`VARIANTS`], or a pool fails to build (benchmark managers cannot fail).
 pub fn build(name: &str, size: usize) -> Box<dyn Contender> {
     match name {
         "floor (ArrayQueue)" => Box::new(Floor::new(size)),
@@ -82,6 +101,38 @@ pub fn build(name: &str, size: usize) -> Box<dyn Contender> {
         "proto: FIFO hand-off" => Box::new(crate::proto::FifoHandoff::new(size)),
         #[cfg(feature = "adapter")]
         "tarn" => Box::new(Tarn::new(size)),
+        #[cfg(feature = "adapter")]
+        "tarn (eventual, 100 µs)" => Box::new(Tarn::with(
+            size,
+            "tarn (eventual, 100 µs)",
+            tarn::Fairness::Eventual(Duration::from_micros(100)),
+        )),
+        #[cfg(feature = "adapter")]
+        "tarn (eventual, 500 µs)" => Box::new(Tarn::with(
+            size,
+            "tarn (eventual, 500 µs)",
+            tarn::Fairness::Eventual(Duration::from_micros(500)),
+        )),
+        #[cfg(feature = "adapter")]
+        "tarn (eventual, 500 µs, LIFO)" => Box::new(Tarn::with_order(
+            size,
+            "tarn (eventual, 500 µs, LIFO)",
+            tarn::Fairness::Eventual(Duration::from_micros(500)),
+            tarn::IdleOrder::Lifo,
+        )),
+        #[cfg(feature = "adapter")]
+        "tarn (LIFO)" => Box::new(Tarn::with_order(
+            size,
+            "tarn (LIFO)",
+            tarn::Fairness::Strict,
+            tarn::IdleOrder::Lifo,
+        )),
+        #[cfg(feature = "adapter")]
+        "tarn (eventual, 2 ms)" => Box::new(Tarn::with(
+            size,
+            "tarn (eventual, 2 ms)",
+            tarn::Fairness::Eventual(Duration::from_millis(2)),
+        )),
         "Mutex+Condvar" => Box::new(StdMutex::new(size)),
         "parking_lot" => Box::new(PlMutex::new(size)),
         "r2d2" => Box::new(R2d2::new(size, false)),
@@ -264,28 +315,46 @@ impl Contender for TarnCore {
 #[cfg(feature = "adapter")]
 pub struct Tarn {
     pool: tarn::Pool<UnitManager>,
+    name: &'static str,
 }
 
 #[cfg(feature = "adapter")]
 impl Tarn {
-    /// A pool of `size` (no overflow, 30 s timeout), all opened.
+    /// A pool of `size` (no overflow, 30 s timeout, the default strict fairness), all opened.
     pub fn new(size: usize) -> Self {
+        Self::with(size, "tarn", tarn::Fairness::Strict)
+    }
+
+    /// The same with another waiting policy, under another name.
+    pub fn with(size: usize, name: &'static str, fairness: tarn::Fairness) -> Self {
+        Self::with_order(size, name, fairness, tarn::IdleOrder::Fifo)
+    }
+
+    /// The same with another waiting policy and idle order, under another name.
+    pub fn with_order(
+        size: usize,
+        name: &'static str,
+        fairness: tarn::Fairness,
+        order: tarn::IdleOrder,
+    ) -> Self {
         let pool = tarn::Pool::builder(UnitManager)
             .pool_size(size)
             .max_overflow(0)
             .timeout(Duration::from_secs(30))
+            .fairness(fairness)
+            .idle_order(order)
             .build()
             .expect("valid settings");
         let held: Vec<_> = (0..size).map(|_| pool.get().expect("capacity")).collect();
         drop(held);
-        Tarn { pool }
+        Tarn { pool, name }
     }
 }
 
 #[cfg(feature = "adapter")]
 impl Contender for Tarn {
     fn name(&self) -> &'static str {
-        "tarn"
+        self.name
     }
     fn kind(&self) -> Kind {
         Kind::Blocking

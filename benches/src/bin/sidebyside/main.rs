@@ -40,6 +40,12 @@ struct Config {
     chart: Option<String>,
     /// `--profile NAME CYCLES`: run one contender on one thread, pool of 4, and exit.
     profile: Option<(String, u64)>,
+    /// `--hold-only`: run the hold scenario alone (for iterating on waiting).
+    hold_only: bool,
+    /// `--only NAME`: with `--hold-only`, that contender alone.
+    only: Option<String>,
+    /// `--size N`: with `--hold-only`, that pool size alone (default 4, then 1).
+    hold_sizes: Vec<usize>,
 }
 
 impl Config {
@@ -49,12 +55,21 @@ impl Config {
             out: None,
             chart: None,
             profile: None,
+            hold_only: false,
+            only: None,
+            hold_sizes: vec![4, 1],
         };
         let mut args = std::env::args().skip(1);
         while let Some(a) = args.next() {
             match a.as_str() {
                 "--quick" => cfg.level = Level::Quick,
                 "--smoke" => cfg.level = Level::Smoke,
+                "--hold-only" => cfg.hold_only = true,
+                "--only" => cfg.only = Some(args.next().ok_or("--only needs a contender name")?),
+                "--size" => {
+                    let n = args.next().and_then(|n| n.parse().ok());
+                    cfg.hold_sizes = vec![n.ok_or("--size needs a pool size")?];
+                }
                 "--out" => cfg.out = Some(args.next().ok_or("--out needs a file")?),
                 "--chart" => cfg.chart = Some(args.next().ok_or("--chart needs a file")?),
                 "--profile" => {
@@ -67,7 +82,7 @@ impl Config {
                 }
                 "--help" | "-h" => {
                     return Err("usage: sidebyside [--quick | --smoke] [--out FILE.md] \
-                                [--chart FILE.png] \
+                                [--chart FILE.png] [--hold-only [--only NAME] [--size N]] \
                                 | --profile CONTENDER CYCLES"
                         .into())
                 }
@@ -214,12 +229,21 @@ const HOLD_THREADS: usize = 16;
 
 fn run_hold(cfg: &Config, size: usize, spins: u32) -> Vec<Hold> {
     // The FIFO prototype (not a peer) shows what strict first-come-first-served costs.
-    let names: Vec<&'static str> = contenders::ALL
-        .iter()
-        .copied()
-        .filter(|n| !n.starts_with("floor"))
-        .chain(["proto: FIFO hand-off"])
-        .collect();
+    let names: Vec<&'static str> = match cfg.only.as_deref() {
+        Some(only) => contenders::ALL
+            .iter()
+            .chain(contenders::VARIANTS)
+            .copied()
+            .filter(|n| *n == only)
+            .take(1)
+            .collect(),
+        None => contenders::ALL
+            .iter()
+            .copied()
+            .filter(|n| !n.starts_with("floor"))
+            .chain(["proto: FIFO hand-off"])
+            .collect(),
+    };
     let pools: Vec<_> = names.iter().map(|n| contenders::build(n, size)).collect();
     let mut out: Vec<Hold> = names
         .iter()
@@ -383,6 +407,15 @@ fn tarn_name(g: &Grid) -> &'static str {
     }
 }
 
+/// The std adapter's configurations in the tables (none when it is not built in).
+fn adapter_names(g: &Grid) -> Vec<&'static str> {
+    g.names
+        .iter()
+        .copied()
+        .filter(|n| n.starts_with("tarn") && !n.starts_with("tarn-core"))
+        .collect()
+}
+
 fn is_bounded_peer(name: &str, kind: Kind) -> bool {
     matches!(kind, Kind::Blocking | Kind::Spinning) && !name.starts_with("tarn")
 }
@@ -395,7 +428,7 @@ fn targets(g: &Grid, holds: &[(usize, Vec<Hold>)], md: &mut String) -> bool {
     };
     let _ = writeln!(md, "\n| | target, measured in this run |");
     let _ = writeln!(md, "|---|---|");
-    for me in ["tarn-core try_checkout", "tarn"] {
+    for me in std::iter::once("tarn-core try_checkout").chain(adapter_names(g)) {
         let Some(c) = g.idx(me) else { continue };
         let t1 = 0; // threads = 1 is first
         for (s, &size) in g.sizes.iter().enumerate() {
@@ -427,68 +460,76 @@ fn targets(g: &Grid, holds: &[(usize, Vec<Hold>)], md: &mut String) -> bool {
             );
         }
     }
-    let me = tarn_name(g);
-    let c = g.idx(me).expect("tarn contender");
-    for (s, &size) in g.sizes.iter().enumerate() {
-        for (t, &threads) in g.threads.iter().enumerate() {
-            if size < threads {
-                continue;
+    let adapters = adapter_names(g);
+    // Without the adapter built in, tarn-core stands for tarn.
+    let pools = if adapters.is_empty() {
+        vec![tarn_name(g)]
+    } else {
+        adapters
+    };
+    for me in pools {
+        let c = g.idx(me).expect("listed");
+        for (s, &size) in g.sizes.iter().enumerate() {
+            for (t, &threads) in g.threads.iter().enumerate() {
+                if size < threads {
+                    continue;
+                }
+                let v = g.cells[s][t][c].ns().median;
+                let (best, bn) = g
+                    .names
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, n)| is_bounded_peer(n, g.kinds[*i]))
+                    .map(|(i, n)| (g.cells[s][t][i].ns().median, *n))
+                    .min_by(|a, b| a.0.total_cmp(&b.0))
+                    .expect("peers");
+                line(
+                    md,
+                    v <= best,
+                    format!(
+                        "{me}, {threads} thread(s), pool {size}: {} ns vs best bounded peer {bn} {} ns ({:.2}×); ≤ 1×",
+                        fmt_ns(v),
+                        fmt_ns(best),
+                        v / best
+                    ),
+                );
             }
-            let v = g.cells[s][t][c].ns().median;
-            let (best, bn) = g
-                .names
+        }
+        for (size, hs) in holds {
+            let Some(h) = hs.iter().find(|h| h.name == me) else {
+                continue;
+            };
+            let tp = Spread::of(&h.throughput).median;
+            let (best, bn) = hs
                 .iter()
-                .enumerate()
-                .filter(|(i, n)| is_bounded_peer(n, g.kinds[*i]))
-                .map(|(i, n)| (g.cells[s][t][i].ns().median, *n))
-                .min_by(|a, b| a.0.total_cmp(&b.0))
-                .expect("peers");
+                .filter(|p| {
+                    p.kind == Some(Kind::Blocking)
+                        && !p.name.starts_with("tarn")
+                        && !p.name.starts_with("proto")
+                })
+                .map(|p| (Spread::of(&p.throughput).median, p.name))
+                .max_by(|a, b| a.0.total_cmp(&b.0))
+                .expect("blocking peers");
             line(
                 md,
-                v <= best,
+                tp >= 0.9 * best,
                 format!(
-                    "{me}, {threads} thread(s), pool {size}: {} ns vs best bounded peer {bn} {} ns ({:.2}×); ≤ 1×",
-                    fmt_ns(v),
-                    fmt_ns(best),
-                    v / best
+                    "hold, pool {size}: {me} {tp:.0} cycles/s = {:.2}× the best blocking peer ({bn}, {best:.0}); ≥ 0.9×",
+                    tp / best
+                ),
+            );
+            let cvm = Spread::of(&h.cv).median;
+            line(
+                md,
+                cvm <= 0.10,
+                format!(
+                    "hold, pool {size}: {me} fairness CV {:.1}%; ≤ 10%",
+                    cvm * 100.0
                 ),
             );
         }
     }
-    for (size, hs) in holds {
-        let Some(h) = hs.iter().find(|h| h.name == me) else {
-            continue;
-        };
-        let tp = Spread::of(&h.throughput).median;
-        let (best, bn) = hs
-            .iter()
-            .filter(|p| {
-                p.kind == Some(Kind::Blocking)
-                    && !p.name.starts_with("tarn")
-                    && !p.name.starts_with("proto")
-            })
-            .map(|p| (Spread::of(&p.throughput).median, p.name))
-            .max_by(|a, b| a.0.total_cmp(&b.0))
-            .expect("blocking peers");
-        line(
-            md,
-            tp >= 0.9 * best,
-            format!(
-                "hold, pool {size}: {me} {tp:.0} cycles/s = {:.2}× the best blocking peer ({bn}, {best:.0}); ≥ 0.9×",
-                tp / best
-            ),
-        );
-        let cvm = Spread::of(&h.cv).median;
-        line(
-            md,
-            cvm <= 0.10,
-            format!(
-                "hold, pool {size}: {me} fairness CV {:.1}%; ≤ 10%",
-                cvm * 100.0
-            ),
-        );
-    }
-    for me in ["tarn-core try_checkout", "tarn"] {
+    for me in std::iter::once("tarn-core try_checkout").chain(adapter_names(g)) {
         let Some(c) = g.idx(me) else { continue };
         let mut worst: f64 = 0.0;
         for s in 0..g.sizes.len() {
@@ -542,10 +583,13 @@ fn main() {
     };
     if let Some((name, cycles)) = &cfg.profile {
         if !contenders::ALL.contains(&name.as_str())
-            && !name.starts_with("tarn-core")
-            && !name.starts_with("proto")
+            && !contenders::VARIANTS.contains(&name.as_str())
         {
-            eprintln!("unknown contender {name:?}; one of {:?}", contenders::ALL);
+            eprintln!(
+                "unknown contender {name:?}; one of {:?} or {:?}",
+                contenders::ALL,
+                contenders::VARIANTS
+            );
             std::process::exit(2);
         }
         let pool = contenders::build(name, 4);
@@ -558,8 +602,16 @@ fn main() {
         return;
     }
     let started = Instant::now();
-    let grid = run_grid(&cfg);
     let spins = calibrate_spins(Duration::from_micros(2));
+    if cfg.hold_only {
+        for &size in &cfg.hold_sizes {
+            let mut md = String::new();
+            hold_table(size, &run_hold(&cfg, size, spins), &mut md);
+            println!("{md}");
+        }
+        return;
+    }
+    let grid = run_grid(&cfg);
     let holds: Vec<(usize, Vec<Hold>)> = [4, 1]
         .into_iter()
         .map(|size| (size, run_hold(&cfg, size, spins)))
