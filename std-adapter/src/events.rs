@@ -172,6 +172,9 @@ pub(crate) struct Ev<C> {
     listeners: RwLock<ListenerList<C>>,
     /// `true` once a listener is registered: with none, an event costs one relaxed load.
     has_listeners: AtomicBool,
+    /// `true` while no listener is registered and echo is off: the guards' fast paths test
+    /// this one flag.
+    plain: AtomicBool,
     pub(crate) wait: WaitQueue,
     pub(crate) echo: bool,
     pub(crate) name: Arc<str>,
@@ -198,6 +201,7 @@ impl<C> Ev<C> {
         Ev {
             listeners: RwLock::new(listeners),
             has_listeners: AtomicBool::new(has),
+            plain: AtomicBool::new(!has && !echo),
             wait: WaitQueue::default(),
             echo,
             name,
@@ -211,6 +215,12 @@ impl<C> Ev<C> {
 
     /// Whether any listener is registered (a relaxed-cost load). With none, no user code
     /// runs in the events, so the pool need not catch panics around them.
+    /// No listener and no echo: nothing to call, catch or log around a checkout or checkin.
+    #[inline]
+    pub(crate) fn plain(&self) -> bool {
+        self.plain.load(Ordering::Acquire)
+    }
+
     #[inline]
     pub(crate) fn has_listeners(&self) -> bool {
         self.has_listeners.load(Ordering::Acquire)
@@ -223,6 +233,7 @@ impl<C> Ev<C> {
         };
         list.push(l);
         self.has_listeners.store(true, Ordering::Release);
+        self.plain.store(false, Ordering::Release);
     }
 
     pub(crate) fn snapshot(&self) -> ListenerList<C> {

@@ -579,7 +579,7 @@ impl<M: Manager> Inner<M> {
         ));
         match res {
             Ok(Ok(extra)) => Attempt::Got(Guard {
-                slot: Some(Slot::Extra(extra)),
+                slot: Some(Slot::Extra(Box::new(extra))),
             }),
             Ok(Err(e)) => Attempt::Failed(e),
             Err(payload) => Attempt::Failed(Error::Panicked {
@@ -596,7 +596,7 @@ impl<M: Manager> Inner<M> {
     {
         let ev = r.ev();
         if ev.wait.open_to_newcomers() {
-            if !ev.has_listeners() && !ev.echo {
+            if ev.plain() {
                 // The fast path: nothing to catch, nothing to log; the guard is built in place.
                 match CorePool::<M>::try_checkout_in(CoreRef(r.clone())) {
                     Ok(p) => {
@@ -1130,7 +1130,9 @@ impl<M: Manager, R: Deref<Target = Inner<M>>> Drop for Extra<M, R> {
 
 enum Slot<M: Manager, R: Deref<Target = Inner<M>>> {
     Core(Pooled<CoreRef<R>>),
-    Extra(Extra<M, R>),
+    /// Boxed: rare (unlimited overflow only), and inline it would make every guard as large
+    /// as a connection.
+    Extra(Box<Extra<M, R>>),
 }
 
 /// The guard shared by [`PooledConnection`] and [`OwnedPooledConnection`].
@@ -1302,7 +1304,7 @@ impl<M: Manager, R: Deref<Target = Inner<M>>> Drop for Guard<M, R> {
     fn drop(&mut self) {
         if let Some(Slot::Core(p)) = &self.slot {
             let ev = Pooled::pool(p).events();
-            if !ev.echo && !ev.has_listeners() && !std::thread::panicking() {
+            if ev.plain() && !std::thread::panicking() {
                 // The fast path: the core's guard checks the connection in where it lies
                 // (a failed reset has invalidated it; there is no one to tell).
                 self.slot = None;
