@@ -3,12 +3,13 @@
 use core::fmt;
 use core::mem::ManuallyDrop;
 use core::ops::{Deref, DerefMut};
+use core::ptr::NonNull;
 
 use crate::clock::Clock;
 use crate::events::{Events, InvalidateReason};
 use crate::manager::Manager;
 use crate::pool::RawPool;
-use crate::slot::Entry;
+use crate::slot::{Entry, SlotRef};
 use crate::storage::Storage;
 
 mod sealed {
@@ -16,6 +17,11 @@ mod sealed {
 }
 
 /// What a guard needs from its pool. Implemented by [`RawPool`] only.
+///
+/// Its hidden methods are `unsafe`: each one assumes the caller owns the slot `slot` refers
+/// to (it is a guard of this pool's, made with that `SlotRef`; see `RawPool::owned_entry`).
+/// The ones that end the guard (`__checkin`, `__invalidate`, `__detach`) assume the caller
+/// never touches the slot again.
 pub trait AnyPool: sealed::Sealed {
     /// The pool's manager.
     type Manager: Manager;
@@ -23,20 +29,23 @@ pub trait AnyPool: sealed::Sealed {
     type Info;
 
     #[doc(hidden)]
-    fn __slot(&self, idx: u32) -> *mut Option<Entry<Conn<Self>, Self::Info>>;
+    unsafe fn __entry(&self, slot: SlotOf<Self>) -> NonNull<EntryOf<Self>>;
     #[doc(hidden)]
-    fn __checkin(&self, idx: u32) -> Result<(), Error<Self>>;
+    unsafe fn __index(&self, slot: SlotOf<Self>) -> u32;
     #[doc(hidden)]
-    fn __invalidate(&self, idx: u32);
+    unsafe fn __checkin(&self, slot: SlotOf<Self>) -> Result<(), Error<Self>>;
     #[doc(hidden)]
-    fn __soft_invalidate(&self, idx: u32);
+    unsafe fn __invalidate(&self, slot: SlotOf<Self>);
     #[doc(hidden)]
-    fn __detach(&self, idx: u32) -> Conn<Self>;
+    unsafe fn __soft_invalidate(&self, slot: SlotOf<Self>);
+    #[doc(hidden)]
+    unsafe fn __detach(&self, slot: SlotOf<Self>) -> Conn<Self>;
 }
 
 type Conn<P> = <<P as AnyPool>::Manager as Manager>::Connection;
 type Error<P> = <<P as AnyPool>::Manager as Manager>::Error;
 type EntryOf<P> = Entry<Conn<P>, <P as AnyPool>::Info>;
+type SlotOf<P> = SlotRef<Conn<P>, <P as AnyPool>::Info>;
 
 impl<M: Manager, E, K, I, S: Storage<M::Connection, I>> sealed::Sealed for RawPool<M, E, K, I, S> {}
 
@@ -51,22 +60,35 @@ where
     type Manager = M;
     type Info = I;
 
-    #[inline]
-    fn __slot(&self, idx: u32) -> *mut Option<Entry<M::Connection, I>> {
-        self.slot_ptr(idx)
+    // Each of these forwards its caller's contract (the trait docs), which is the contract of
+    // the `RawPool` function it calls.
+    #[inline(always)]
+    unsafe fn __entry(&self, slot: SlotOf<Self>) -> NonNull<Entry<M::Connection, I>> {
+        // SAFETY: the caller owns the slot `slot` refers to (trait docs).
+        unsafe { self.owned_entry(slot) }
     }
     #[inline]
-    fn __checkin(&self, idx: u32) -> Result<(), M::Error> {
-        self.checkin(idx)
+    unsafe fn __index(&self, slot: SlotOf<Self>) -> u32 {
+        // SAFETY: as in `__entry`.
+        unsafe { self.slot_index(slot) }
     }
-    fn __invalidate(&self, idx: u32) {
-        self.invalidate_slot(idx, InvalidateReason::User)
+    #[inline(always)]
+    unsafe fn __checkin(&self, slot: SlotOf<Self>) -> Result<(), M::Error> {
+        // SAFETY: as in `__entry`, and the caller gives the slot up (trait docs).
+        unsafe { self.checkin(slot) }
     }
-    fn __soft_invalidate(&self, idx: u32) {
-        self.soft_invalidate_slot(idx)
+    unsafe fn __invalidate(&self, slot: SlotOf<Self>) {
+        // SAFETY: as in `__checkin`.
+        unsafe { self.invalidate_slot(slot, InvalidateReason::User) }
     }
-    fn __detach(&self, idx: u32) -> M::Connection {
-        self.detach_slot(idx)
+    unsafe fn __soft_invalidate(&self, slot: SlotOf<Self>) {
+        // SAFETY: as in `__entry`; the caller (a guard, through `&mut` to itself) holds no
+        // reference to the entry during the call.
+        unsafe { self.soft_invalidate_slot(slot) }
+    }
+    unsafe fn __detach(&self, slot: SlotOf<Self>) -> M::Connection {
+        // SAFETY: as in `__checkin`.
+        unsafe { self.detach_slot(slot) }
     }
 }
 
@@ -97,9 +119,12 @@ where
     /// Taken only by `into_parts` (which forgets the guard) or by `drop`.
     pool: ManuallyDrop<P>,
     /// The slot this guard owns (slot protocol): its connection stays in it, in place.
-    /// A full word, not `u32`: the guard is then two words that move as two plain loads and
-    /// stores (a 4-byte store read back by an 8-byte load stalls on store forwarding).
-    idx: usize,
+    /// One word ([`SlotRef`]): in a heap pool, the pointer to the slot's entry, resolved once
+    /// at checkout, so the guard reaches its connection with no lookup (`RawPool::owned_entry`);
+    /// in a fixed pool, whose inline slots move with the pool, the slot index. The guard is
+    /// then two words, which move in two registers (an out-of-line drop takes them as two
+    /// arguments, not through memory). Its `Send`/`Sync` are the entry's.
+    slot: SlotOf<P::Target>,
 }
 
 impl<P> Pooled<P>
@@ -107,45 +132,55 @@ where
     P: Deref,
     P::Target: AnyPool,
 {
-    /// A guard for slot `idx`, which the caller owns and which holds a connection.
-    #[inline]
-    pub(crate) fn new(pool: P, idx: u32) -> Self {
+    /// A guard for the slot `slot` refers to, in `*pool`.
+    ///
+    /// # Safety
+    ///
+    /// `slot` was made by `RawPool::slot_ref` on `*pool`, from a slot index the caller owns
+    /// (it got the index from a checkout and no queue holds it) and the pointer to that
+    /// slot's entry that `Slot::occupied` / `Slot::fill` returned while the caller has owned
+    /// the slot; the slot holds that connection. The guard takes the slot over: the caller
+    /// never touches it again.
+    #[inline(always)]
+    pub(crate) unsafe fn new(pool: P, slot: SlotOf<P::Target>) -> Self {
         Pooled {
             pool: ManuallyDrop::new(pool),
-            idx: idx as usize,
+            slot,
         }
+    }
+
+    /// A pointer to the entry in this guard's slot, valid while the guard is borrowed.
+    #[inline(always)]
+    fn entry_ptr(&self) -> NonNull<EntryOf<P::Target>> {
+        // SAFETY: this guard owns the slot `self.slot` refers to, made as `AnyPool` requires
+        // (`new`'s contract), and nothing takes the entry out while the guard lives.
+        unsafe { self.pool.__entry(self.slot) }
     }
 
     /// The entry in this guard's slot.
-    #[inline]
+    #[inline(always)]
     fn entry(&self) -> &EntryOf<P::Target> {
-        // SAFETY: this guard owns slot `idx` (it was handed the index by a checkout and no
-        // queue holds it), so only this guard reaches the slot's contents, and the slot holds
-        // an entry for as long as the guard lives. `&self` rules out a `&mut` through the
-        // guard for the borrow's lifetime.
-        match unsafe { &*self.pool.__slot(self.idx as u32) } {
-            Some(entry) => entry,
-            None => unreachable!("a guard's slot holds its connection"),
-        }
+        // SAFETY: this guard owns slot `idx` (slot protocol), so only this guard reaches the
+        // slot's contents, and `entry_ptr` points to its entry, which stays in place while
+        // the guard is borrowed (the pool, which the guard holds, cannot move meanwhile).
+        // `&self` rules out a `&mut` through the guard for the borrow's lifetime.
+        unsafe { &*self.entry_ptr().as_ptr() }
     }
 
     /// Mutable access to the entry in this guard's slot.
-    #[inline]
+    #[inline(always)]
     fn entry_mut(&mut self) -> &mut EntryOf<P::Target> {
         // SAFETY: as in `entry`; `&mut self` makes this the only reference.
-        match unsafe { &mut *self.pool.__slot(self.idx as u32) } {
-            Some(entry) => entry,
-            None => unreachable!("a guard's slot holds its connection"),
-        }
+        unsafe { &mut *self.entry_ptr().as_ptr() }
     }
 
     /// Takes the guard apart without checking in.
     #[inline]
-    fn into_parts(this: Self) -> (P, u32) {
+    fn into_parts(this: Self) -> (P, SlotOf<P::Target>) {
         let mut this = ManuallyDrop::new(this);
         // SAFETY: `this` is never dropped, so `pool` is moved out exactly once, here.
         let pool = unsafe { ManuallyDrop::take(&mut this.pool) };
-        (pool, this.idx as u32)
+        (pool, this.slot)
     }
 
     /// The pool this connection belongs to.
@@ -185,21 +220,26 @@ where
     ///
     /// The manager's reset error; the connection was closed and its capacity given back.
     pub fn checkin(this: Self) -> Result<(), Error<P::Target>> {
-        let (pool, idx) = Self::into_parts(this);
-        pool.__checkin(idx)
+        let (pool, slot) = Self::into_parts(this);
+        // SAFETY: the guard owned the slot `slot` refers to, in `*pool` (`new`), and it is
+        // gone: nothing touches the slot after this call.
+        unsafe { pool.__checkin(slot) }
     }
 
     /// Closes the connection as broken (hard invalidation): the `invalidate` event, then it
     /// is closed and its capacity given back.
     pub fn invalidate(this: Self) {
-        let (pool, idx) = Self::into_parts(this);
-        pool.__invalidate(idx)
+        let (pool, slot) = Self::into_parts(this);
+        // SAFETY: as in `checkin`.
+        unsafe { pool.__invalidate(slot) }
     }
 
     /// Soft invalidation: the connection keeps working for this holder, and is closed instead
     /// of kept when it is returned.
     pub fn soft_invalidate(this: &mut Self) {
-        this.pool.__soft_invalidate(this.idx as u32)
+        // SAFETY: the guard owns the slot `this.slot` refers to (`new`), and keeps it; `&mut
+        // this` means no reference to the entry made through the guard is alive.
+        unsafe { this.pool.__soft_invalidate(this.slot) }
     }
 
     /// Whether the connection was soft-invalidated.
@@ -211,8 +251,9 @@ where
     /// closing it (or may give it to [`RawPool::close_detached`]). The pool's capacity is
     /// given back, so it may open a replacement.
     pub fn detach(this: Self) -> Conn<P::Target> {
-        let (pool, idx) = Self::into_parts(this);
-        pool.__detach(idx)
+        let (pool, slot) = Self::into_parts(this);
+        // SAFETY: as in `checkin`.
+        unsafe { pool.__detach(slot) }
     }
 }
 
@@ -245,10 +286,13 @@ where
     P: Deref,
     P::Target: AnyPool,
 {
-    #[inline]
+    #[inline(always)]
     fn drop(&mut self) {
         // A failed reset has invalidated the connection already; there is no one to tell.
-        let _ = self.pool.__checkin(self.idx as u32);
+        // SAFETY: the guard owns the slot `self.slot` refers to (`new`), and this is its end:
+        // nothing touches the slot after this call (`drop` runs at most once, and not at all
+        // after `into_parts`).
+        let _ = unsafe { self.pool.__checkin(self.slot) };
         // SAFETY: `drop` runs at most once, and `into_parts` (the only other place that takes
         // the pointer) keeps `drop` from running at all.
         unsafe { ManuallyDrop::drop(&mut self.pool) };
@@ -265,7 +309,142 @@ where
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Pooled")
             .field("conn", &self.entry().conn)
-            .field("slot", &self.idx)
+            // SAFETY: the guard owns the slot `self.slot` refers to (`new`).
+            .field("slot", &unsafe { self.pool.__index(self.slot) })
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(all(test, feature = "alloc", not(tarn_loom)))]
+mod tests {
+    //! Guards whose pool moves, and guards used in interleaved order: the cases the pointer a
+    //! guard keeps to its entry must get right (run them under Miri to check the aliasing).
+
+    use alloc::boxed::Box;
+    use alloc::format;
+    use alloc::rc::Rc;
+    use alloc::vec::Vec;
+    use core::cell::Cell;
+    use core::ops::Deref;
+
+    use crate::{Builder, FixedPool, Manager, Pool, Pooled, ResetMode};
+
+    /// Connections are numbers from 1; counts the closes.
+    #[derive(Clone, Default)]
+    struct Numbers {
+        opened: Rc<Cell<u64>>,
+        closed: Rc<Cell<u64>>,
+    }
+
+    impl Manager for Numbers {
+        type Connection = u64;
+        type Error = ();
+        fn connect(&self) -> Result<u64, ()> {
+            self.opened.set(self.opened.get() + 1);
+            Ok(self.opened.get())
+        }
+        fn reset(&self, _: &mut u64, _: ResetMode) -> Result<(), ()> {
+            Ok(())
+        }
+        fn close(&self, _: u64) {
+            self.closed.set(self.closed.get() + 1);
+        }
+    }
+
+    /// A pointer that owns its pool: moving the guard moves the pool.
+    struct Own<T>(T);
+
+    impl<T> Deref for Own<T> {
+        type Target = T;
+        fn deref(&self) -> &T {
+            &self.0
+        }
+    }
+
+    /// Checks out of a pool the guard owns, moves the guard (and the pool with it) around,
+    /// and uses it after every move.
+    fn moved_around<S>(pool: crate::RawPool<Numbers, crate::NopEvents, crate::NoClock, u32, S>)
+    where
+        S: crate::Storage<u64, u32>,
+    {
+        let mut conn = crate::RawPool::try_checkout_in(Own(pool)).unwrap();
+        *conn += 100;
+        *Pooled::info_mut(&mut conn) = 7;
+        let mut boxed = Box::new(conn);
+        assert_eq!(**boxed, 101);
+        **boxed += 1;
+        let mut v = Vec::new();
+        v.push(*boxed);
+        let mut conn = v.pop().unwrap();
+        assert_eq!(*conn, 102);
+        assert_eq!(*Pooled::info(&conn), 7);
+        assert!(format!("{conn:?}").contains("slot: 0"));
+        Pooled::soft_invalidate(&mut conn);
+        assert!(Pooled::is_soft_invalidated(&conn));
+        let moved = conn;
+        assert_eq!(Pooled::pool(&moved).state().checked_out, 1);
+        // Soft-invalidated: closed on return, and the pool (owned by the guard) goes with it.
+        Pooled::checkin(moved).unwrap();
+    }
+
+    #[test]
+    fn a_guard_that_owns_a_heap_pool_can_move() {
+        let m = Numbers::default();
+        let pool: Pool<Numbers, _, _, u32> = Builder::new(m.clone()).info::<u32>().build().unwrap();
+        moved_around(pool);
+        assert_eq!((m.opened.get(), m.closed.get()), (1, 1));
+    }
+
+    #[test]
+    fn a_guard_that_owns_a_fixed_pool_can_move() {
+        let m = Numbers::default();
+        let pool: FixedPool<Numbers, 2, crate::NopEvents, crate::NoClock, u32> =
+            FixedPool::with_parts(
+                m.clone(),
+                crate::NopEvents,
+                crate::NoClock,
+                crate::Settings::new(),
+            );
+        moved_around(pool);
+        assert_eq!((m.opened.get(), m.closed.get()), (1, 1));
+    }
+
+    /// Several guards of one pool used in interleaved order, a slot reused meanwhile.
+    #[test]
+    fn interleaved_guards_keep_their_own_connections() {
+        let m = Numbers::default();
+        let heap: Pool<Numbers> = Builder::new(m.clone()).pool_size(3).build().unwrap();
+        let fixed: FixedPool<Numbers, 3> = FixedPool::new(m.clone(), 3);
+        macro_rules! run {
+            ($pool:expr) => {{
+                let pool = $pool;
+                let mut a = pool.try_checkout().unwrap();
+                let mut b = pool.try_checkout().unwrap();
+                assert!(format!("{b:?}").contains("slot: 1"));
+                let (ra, rb) = (*a, *b);
+                *a += 10;
+                *b += 20;
+                let c = pool.try_checkout().unwrap();
+                let rc = *c;
+                drop(b); // its slot goes idle
+                assert_eq!(*a, ra + 10);
+                let mut d = pool.try_checkout().unwrap(); // takes b's connection back
+                assert_eq!(*d, rb + 20);
+                *d += 1;
+                assert_eq!(*a, ra + 10);
+                assert_eq!(*c, rc);
+                Pooled::soft_invalidate(&mut a);
+                let detached = Pooled::detach(c);
+                assert_eq!(detached, rc);
+                pool.close_detached(detached);
+                Pooled::invalidate(d);
+                assert_eq!(*a, ra + 10);
+                drop(a); // soft: closed
+                assert_eq!(pool.state().open, 0);
+            }};
+        }
+        run!(&heap);
+        run!(&fixed);
+        assert_eq!(m.opened.get(), m.closed.get());
     }
 }

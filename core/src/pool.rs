@@ -37,6 +37,7 @@
 
 use core::marker::PhantomData;
 use core::ops::Deref;
+use core::ptr::NonNull;
 
 use crate::clock::{Clock, NoClock};
 use crate::error::CheckoutError;
@@ -44,7 +45,7 @@ use crate::events::{CheckoutEvent, Disconnected, Events, InvalidateReason, NopEv
 use crate::guard::Pooled;
 use crate::manager::{Manager, ResetMode};
 use crate::settings::Settings;
-use crate::slot::Entry;
+use crate::slot::{Entry, Slot, SlotRef};
 use crate::state::State;
 use crate::storage::{ArrayStorage, Storage};
 use crate::sync::{AtomicIsize, AtomicU8, AtomicUsize, Ordering};
@@ -70,6 +71,9 @@ pub struct RawPool<M: Manager, E, K, I, S: Storage<M::Connection, I>> {
     first: AtomicU8,
     _info: PhantomData<fn() -> I>,
 }
+
+/// A pointer to the entry in a slot its holder owns (see [`Held`]).
+pub(crate) type OwnedEntry<M, I> = NonNull<Entry<<M as Manager>::Connection, I>>;
 
 const FIRST_PENDING: u8 = 0;
 const FIRST_RUNNING: u8 = 1;
@@ -306,8 +310,13 @@ where
     where
         P: Deref<Target = Self>,
     {
-        let idx = pool.acquire()?;
-        Ok(Pooled::new(pool, idx))
+        let (idx, entry) = pool.acquire()?;
+        let slot = pool.slot_ref(idx, entry);
+        // SAFETY: `acquire` handed this thread slot `idx` of `*pool`, holding a connection
+        // ready to hand out, and `entry` is the pointer to its entry that `Slot::occupied` /
+        // `Slot::fill` gave when this thread came to own the slot: `slot` is the `SlotRef`
+        // made from them on this pool. The guard takes the slot over.
+        Ok(unsafe { Pooled::new(pool, slot) })
     }
 
     /// Closes every idle connection now, and every checked-out one when it is returned.
@@ -320,8 +329,9 @@ where
         self.invalidate_all();
         crate::sync::seqcst_for_loom();
         while let Some(idx) = self.storage.idle_pop() {
-            // The index was popped from the idle queue: this thread owns an occupied slot.
-            drop(Held { pool: self, idx });
+            // SAFETY: the index was popped from the idle queue: this thread owns slot `idx`,
+            // and idle slots hold a connection.
+            drop(unsafe { Held::popped(self, idx) });
         }
     }
 
@@ -342,12 +352,78 @@ where
     // A connection's entry lives in its slot for the connection's whole life, idle or checked
     // out: a checkout and a checkin move only the slot index, never the entry.
 
-    /// A raw pointer to slot `idx`'s contents. Dereferencing it is sound only for the thread
-    /// that owns the slot (see `slot.rs`).
+    /// Slot `idx`. Touching its contents is sound only for the thread that owns it (see
+    /// `slot.rs`).
     #[inline]
-    pub(crate) fn slot_ptr(&self, idx: u32) -> *mut Option<Entry<M::Connection, I>> {
-        // `idx` came from this pool's own queues, which only hold indices below capacity.
-        self.storage.slots()[idx as usize].ptr()
+    fn slot(&self, idx: u32) -> &Slot<M::Connection, I> {
+        // `idx` came from this pool's own queues, which only hold indices below capacity; the
+        // bounds check stays anyway (once per checkout: guards of a heap pool do not look
+        // their slot up again, see `owned_entry`).
+        &self.storage.slots()[idx as usize]
+    }
+
+    /// The word a guard keeps for slot `idx`, whose entry `entry` points to (see [`SlotRef`]):
+    /// `entry` itself if the storage's slots never move ([`Storage::SLOTS_STAY`]), else `idx`.
+    #[inline(always)]
+    pub(crate) fn slot_ref(&self, idx: u32, entry: OwnedEntry<M, I>) -> SlotRef<M::Connection, I> {
+        if S::SLOTS_STAY {
+            SlotRef { entry }
+        } else {
+            SlotRef { idx: idx as usize }
+        }
+    }
+
+    /// The entry of the slot a guard owns, from the guard's [`SlotRef`].
+    ///
+    /// With storage whose slots never move (the heap pool) this is the pointer the guard
+    /// kept, with no lookup, bounds check or test of the slot: the hot path of a checked-out
+    /// guard. Otherwise (the inline slots of a [`FixedPool`], which move with the pool when a
+    /// guard owns its pool) the slot is looked up again.
+    ///
+    /// # Safety
+    ///
+    /// `slot` was made by [`slot_ref`](Self::slot_ref) on this pool, from a slot index and the
+    /// pointer to its entry that `Slot::occupied` / `Slot::fill` returned; the caller has
+    /// owned that slot since the pointer was taken, and it holds that connection still (no
+    /// one has taken the entry out).
+    #[inline(always)]
+    pub(crate) unsafe fn owned_entry(&self, slot: SlotRef<M::Connection, I>) -> OwnedEntry<M, I> {
+        if S::SLOTS_STAY {
+            // SAFETY: `slot_ref` stored the `entry` field (it tests the same constant). The
+            // pointer is still valid: the slot is where it was when the pointer was taken
+            // (the storage allocates its slots once and never moves them, and it is alive:
+            // `&self`), and it still holds that entry (the caller's contract).
+            unsafe { slot.entry }
+        } else {
+            // SAFETY: `slot_ref` stored the `idx` field (it tests the same constant); the
+            // caller owns that slot, which holds a connection.
+            unsafe { self.slot(slot.idx as u32).occupied() }
+        }
+    }
+
+    /// The index of the slot a guard owns, from the guard's [`SlotRef`]. Touches no slot.
+    ///
+    /// # Safety
+    ///
+    /// As for [`owned_entry`](Self::owned_entry).
+    #[inline(always)]
+    pub(crate) unsafe fn slot_index(&self, slot: SlotRef<M::Connection, I>) -> u32 {
+        if S::SLOTS_STAY {
+            // SAFETY: `slot_ref` stored the `entry` field (it tests the same constant).
+            let entry = unsafe { slot.entry };
+            // The entry lies inside slot `idx` of this pool's slot array (the caller's
+            // contract), at an offset below the size of a slot, so the byte distance from the
+            // array's start, divided by that size, rounds down to `idx`. Plain address
+            // arithmetic: nothing is dereferenced.
+            let start = self.storage.slots().as_ptr() as usize;
+            let idx = (entry.as_ptr() as usize).wrapping_sub(start)
+                / core::mem::size_of::<Slot<M::Connection, I>>();
+            debug_assert!(idx < self.storage.slots().len());
+            idx as u32
+        } else {
+            // SAFETY: `slot_ref` stored the `idx` field (it tests the same constant).
+            unsafe { slot.idx as u32 }
+        }
     }
 
     /// Reserves one unit of capacity, or says there is none.
@@ -386,10 +462,11 @@ where
     /// The common case (an idle connection that needs no replacing and no ping) stays small
     /// enough to inline into the caller; everything else is out of line.
     #[inline(always)]
-    fn acquire(&self) -> Result<u32, CheckoutError<M::Error>> {
+    fn acquire(&self) -> Result<(u32, OwnedEntry<M, I>), CheckoutError<M::Error>> {
         if let Some(idx) = self.storage.idle_pop() {
-            // The index was popped from the idle queue: this thread owns an occupied slot.
-            let mut held = Held { pool: self, idx };
+            // SAFETY: the index was popped from the idle queue: this thread owns slot `idx`,
+            // and idle slots hold a connection.
+            let mut held = unsafe { Held::popped(self, idx) };
             let entry = held.entry();
             let stale = entry.soft
                 || entry.epoch != self.epoch.load(Ordering::Acquire)
@@ -404,7 +481,7 @@ where
 
     /// No idle connection: open one if there is capacity.
     #[inline(never)]
-    fn acquire_new(&self) -> Result<u32, CheckoutError<M::Error>> {
+    fn acquire_new(&self) -> Result<(u32, OwnedEntry<M, I>), CheckoutError<M::Error>> {
         // Claim the first connect (if it is still to come) before reserving capacity: while
         // another thread runs it, report WouldBlock without touching the capacity, so that
         // waiters are not woken round and round by reservations given back.
@@ -456,7 +533,7 @@ where
         &'a self,
         mut held: Held<'a, M, E, K, I, S>,
         replace: bool,
-    ) -> Result<u32, CheckoutError<M::Error>> {
+    ) -> Result<(u32, OwnedEntry<M, I>), CheckoutError<M::Error>> {
         if replace {
             let fresh = self.reopen(held)?;
             return self.hand_out(fresh, true);
@@ -489,7 +566,7 @@ where
         &'a self,
         mut held: Held<'a, M, E, K, I, S>,
         fresh: bool,
-    ) -> Result<u32, CheckoutError<M::Error>> {
+    ) -> Result<(u32, OwnedEntry<M, I>), CheckoutError<M::Error>> {
         let event = CheckoutEvent { fresh, attempt: 0 };
         match self.events.checkout(&mut held.entry().conn, &event) {
             Ok(()) => Ok(held.keep()),
@@ -503,7 +580,7 @@ where
     fn hand_out_again<'a>(
         &'a self,
         mut held: Held<'a, M, E, K, I, S>,
-    ) -> Result<u32, CheckoutError<M::Error>> {
+    ) -> Result<(u32, OwnedEntry<M, I>), CheckoutError<M::Error>> {
         self.events
             .invalidate(&mut held.entry().conn, InvalidateReason::Disconnected);
         let mut held = self.reopen(held)?;
@@ -576,29 +653,38 @@ where
 
     /// The checkin path (guard drop): reset, checkin event, then idle queue or close.
     ///
-    /// The caller owns slot `idx`, which holds a connection. Returns the reset error if the
-    /// reset failed (the connection was invalidated).
-    #[inline]
-    pub(crate) fn checkin(&self, idx: u32) -> Result<(), M::Error> {
-        let mut held = Held { pool: self, idx };
+    /// Returns the reset error if the reset failed (the connection was invalidated).
+    ///
+    /// This is the inline fast path, for the common case: the reset succeeds (or there is
+    /// none), the connection is current (its epoch is the pool's and it is not
+    /// soft-invalidated) and the idle queue has room. Each other case leaves it for a cold,
+    /// out-of-line function (`reset_failed`, `discard`, `sweep_stale`) that does the same
+    /// as the single function this once was.
+    ///
+    /// # Safety
+    ///
+    /// As for [`owned_entry`](Self::owned_entry): the caller owns the slot `slot` refers to,
+    /// which holds a connection. The caller gives the slot up to this call: it never touches
+    /// it again.
+    #[inline(always)]
+    pub(crate) unsafe fn checkin(&self, slot: SlotRef<M::Connection, I>) -> Result<(), M::Error> {
+        // SAFETY: the caller's contract is `Held::owned`'s.
+        let mut held = unsafe { Held::owned(self, slot) };
         let mode = self.settings.reset;
         let entry = held.entry();
         self.events.reset(&mut entry.conn, mode);
         if mode != ResetMode::None {
             if let Err(e) = self.manager.reset(&mut entry.conn, mode) {
-                self.events
-                    .invalidate(&mut entry.conn, InvalidateReason::ResetFailed);
-                drop(held);
-                return Err(e);
+                return Err(self.reset_failed(held, e));
             }
         }
         self.events.checkin(&mut entry.conn);
         let epoch = entry.epoch;
         if entry.soft || epoch != self.epoch.load(Ordering::SeqCst) {
-            drop(held); // stale: close instead of keeping
+            self.discard(held); // stale: close instead of keeping
             return Ok(());
         }
-        let idx = held.keep();
+        let (idx, ptr) = held.keep();
         match self.storage.idle_push(idx) {
             Ok(()) => {
                 // A `dispose` (or `invalidate_all`) may have run between the epoch check above
@@ -613,9 +699,31 @@ where
                 self.events.released()
             }
             // The pool already keeps `pool_size` idle: close this one (overflow shrinks).
-            Err(idx) => drop(Held { pool: self, idx }),
+            // SAFETY: the push failed and gave `idx` back, so this thread still owns the slot
+            // and its connection, and `ptr` is the pointer `held` kept for it.
+            Err(idx) => self.discard(unsafe { Held::resume(self, idx, ptr) }),
         }
         Ok(())
+    }
+
+    /// The reset on return failed: invalidate the connection, close it and give its slot and
+    /// capacity back (the checkin path, out of line). Returns the reset error.
+    #[cold]
+    #[inline(never)]
+    fn reset_failed(&self, mut held: Held<'_, M, E, K, I, S>, e: M::Error) -> M::Error {
+        self.events
+            .invalidate(&mut held.entry().conn, InvalidateReason::ResetFailed);
+        drop(held); // also if the event unwinds
+        e
+    }
+
+    /// Closes a returned connection the pool does not keep (stale, soft-invalidated, or the
+    /// idle queue is full) and gives its slot and capacity back (the checkin path, out of
+    /// line).
+    #[cold]
+    #[inline(never)]
+    fn discard(&self, held: Held<'_, M, E, K, I, S>) {
+        drop(held);
     }
 
     /// Closes the stale connections among those idle now; fresh ones go back to the queue.
@@ -626,42 +734,67 @@ where
             let Some(idx) = self.storage.idle_pop() else {
                 return;
             };
-            let mut held = Held { pool: self, idx };
+            // SAFETY: the index was popped from the idle queue: this thread owns slot `idx`,
+            // and idle slots hold a connection.
+            let mut held = unsafe { Held::popped(self, idx) };
             if held.entry().epoch != self.epoch.load(Ordering::SeqCst) {
                 drop(held);
                 continue;
             }
-            let idx = held.keep();
+            let (idx, ptr) = held.keep();
             if let Err(idx) = self.storage.idle_push(idx) {
-                drop(Held { pool: self, idx });
+                // SAFETY: the push failed and gave `idx` back, so this thread still owns the
+                // slot and its connection, and `ptr` is the pointer `held` kept for it.
+                drop(unsafe { Held::resume(self, idx, ptr) });
             }
         }
     }
 
-    /// Closes a checked-out connection as broken. The caller owns slot `idx`.
-    pub(crate) fn invalidate_slot(&self, idx: u32, reason: InvalidateReason) {
-        let mut held = Held { pool: self, idx };
+    /// Closes a checked-out connection as broken.
+    ///
+    /// # Safety
+    ///
+    /// As for [`checkin`](Self::checkin): the caller owns the slot `slot` refers to and gives
+    /// it up to this call.
+    pub(crate) unsafe fn invalidate_slot(
+        &self,
+        slot: SlotRef<M::Connection, I>,
+        reason: InvalidateReason,
+    ) {
+        // SAFETY: the caller's contract is `Held::owned`'s.
+        let mut held = unsafe { Held::owned(self, slot) };
         self.events.invalidate(&mut held.entry().conn, reason);
         drop(held);
     }
 
-    /// Marks a checked-out connection soft-invalidated. The caller (a guard, `&mut`) owns
-    /// slot `idx` and keeps it: no drop guard here, if the event unwinds the guard still
-    /// checks the connection in.
-    pub(crate) fn soft_invalidate_slot(&self, idx: u32) {
-        // SAFETY: the calling guard owns slot `idx` and holds `&mut` to itself, so this is the
-        // only reference to the slot's contents for this call.
-        if let Some(entry) = unsafe { &mut *self.slot_ptr(idx) } {
-            if !entry.soft {
-                entry.soft = true;
-                self.events.soft_invalidate(&mut entry.conn);
-            }
+    /// Marks a checked-out connection soft-invalidated. The caller keeps the slot: no drop
+    /// guard here, if the event unwinds the caller (a guard) still checks the connection in.
+    ///
+    /// # Safety
+    ///
+    /// As for [`owned_entry`](Self::owned_entry): the caller owns the slot `slot` refers to;
+    /// and no reference to its entry is alive during this call (a guard calls this with
+    /// `&mut` to itself).
+    pub(crate) unsafe fn soft_invalidate_slot(&self, slot: SlotRef<M::Connection, I>) {
+        // SAFETY: the caller owns the slot and holds no other reference to its entry, so
+        // this `&mut` is the only reference to it for this call; `owned_entry` gives a
+        // pointer to it that is valid now (its contract is this function's).
+        let entry = unsafe { &mut *self.owned_entry(slot).as_ptr() };
+        if !entry.soft {
+            entry.soft = true;
+            self.events.soft_invalidate(&mut entry.conn);
         }
     }
 
-    /// Lets a checked-out connection leave the pool for good. The caller owns slot `idx`.
-    pub(crate) fn detach_slot(&self, idx: u32) -> M::Connection {
-        let mut held = Held { pool: self, idx };
+    /// Lets a checked-out connection leave the pool for good.
+    ///
+    /// # Safety
+    ///
+    /// As for [`checkin`](Self::checkin): the caller owns the slot `slot` refers to and gives
+    /// it up to this call.
+    pub(crate) unsafe fn detach_slot(&self, slot: SlotRef<M::Connection, I>) -> M::Connection {
+        // SAFETY: the caller's contract is `Held::owned`'s.
+        let mut held = unsafe { Held::owned(self, slot) };
         self.events.detach(&mut held.entry().conn);
         let (res, entry) = held.into_parts();
         drop(res);
@@ -711,9 +844,10 @@ impl<
         let (pool, idx) = (self.pool, self.idx);
         core::mem::forget(self);
         // SAFETY: a `Reserved` owns its slot (it popped the index from the free stack, or took
-        // it from a `Held`), and the slot is empty; ownership passes to the `Held` below.
-        unsafe { *pool.slot_ptr(idx) = Some(entry) };
-        Held { pool, idx }
+        // it from a `Held`), and the slot is empty; ownership passes to the `Held` below,
+        // with the pointer to the entry that `fill` returns.
+        let entry = unsafe { pool.slot(idx).fill(entry) };
+        Held { pool, idx, entry }
     }
 }
 
@@ -728,8 +862,10 @@ impl<M: Manager, E: Events<M::Connection>, K: Clock, I: Default, S: Storage<M::C
 /// A slot with a connection in it, owned by the current thread. Dropping it closes the
 /// connection (close event, then the manager) and gives the slot and its capacity back.
 ///
-/// Invariant: the thread holding a `Held` owns slot `idx` (slot protocol) and the slot holds
-/// an entry.
+/// Invariant: the thread holding a `Held` owns slot `idx` (slot protocol), the slot holds
+/// an entry, and `entry` points to it. The pointer stays valid for as long as the `Held`
+/// lives: it borrows the pool, so the slot cannot move, and only the `Held` may take the
+/// entry out (it does so when it ends, in `into_parts`).
 struct Held<'a, M: Manager, E, K, I, S>
 where
     E: Events<M::Connection>,
@@ -739,6 +875,7 @@ where
 {
     pool: &'a RawPool<M, E, K, I, S>,
     idx: u32,
+    entry: OwnedEntry<M, I>,
 }
 
 impl<
@@ -750,23 +887,60 @@ impl<
         S: Storage<M::Connection, I>,
     > Held<'a, M, E, K, I, S>
 {
+    /// Takes charge of slot `idx`, whose index this thread just popped from the idle queue.
+    ///
+    /// # Safety
+    ///
+    /// This thread owns slot `idx` of `pool` (it popped the index from the idle queue, or
+    /// otherwise owns it) and the slot holds a connection.
+    #[inline]
+    unsafe fn popped(pool: &'a RawPool<M, E, K, I, S>, idx: u32) -> Self {
+        // SAFETY: this thread owns slot `idx` (the caller's contract).
+        let entry = unsafe { pool.slot(idx).occupied() };
+        Held { pool, idx, entry }
+    }
+
+    /// Takes charge of the slot a guard owned, from the guard's [`SlotRef`].
+    ///
+    /// # Safety
+    ///
+    /// As for [`RawPool::owned_entry`]: this thread owns the slot `slot` refers to (made by
+    /// `slot_ref` on `pool`), and the slot holds that connection still.
+    #[inline(always)]
+    unsafe fn owned(pool: &'a RawPool<M, E, K, I, S>, slot: SlotRef<M::Connection, I>) -> Self {
+        // SAFETY: the caller's contract is `owned_entry`'s and `slot_index`'s.
+        let (idx, entry) = unsafe { (pool.slot_index(slot), pool.owned_entry(slot)) };
+        Held { pool, idx, entry }
+    }
+
+    /// Takes charge again of the slot a `Held` gave up with [`keep`](Self::keep), with what
+    /// `keep` returned.
+    ///
+    /// # Safety
+    ///
+    /// `idx` and `entry` are what `keep` returned, and this thread has owned slot `idx` since
+    /// (no queue took the index).
+    #[inline]
+    unsafe fn resume(pool: &'a RawPool<M, E, K, I, S>, idx: u32, entry: OwnedEntry<M, I>) -> Self {
+        Held { pool, idx, entry }
+    }
+
     /// The connection's entry, in its slot.
     #[inline]
     fn entry(&mut self) -> &mut Entry<M::Connection, I> {
-        // SAFETY: by the invariant this thread owns slot `idx`, so no other reference to its
-        // contents exists; `&mut self` keeps this one unique for the borrow's lifetime.
-        match unsafe { &mut *self.pool.slot_ptr(self.idx) } {
-            Some(entry) => entry,
-            None => unreachable!("an owned slot in use holds a connection"),
-        }
+        // SAFETY: by the invariant this thread owns slot `idx` and `self.entry` points to its
+        // entry, valid while `self` lives; no other reference to the entry exists (only the
+        // slot's owner makes them, and `&mut self` keeps this one unique for its lifetime).
+        unsafe { &mut *self.entry.as_ptr() }
     }
 
-    /// Keeps the slot (and the connection in it) for the caller, who now owns index `idx`.
+    /// Keeps the slot (and the connection in it) for the caller, who now owns index `idx`,
+    /// with the pointer to its entry.
     #[inline]
-    fn keep(self) -> u32 {
-        let idx = self.idx;
+    fn keep(self) -> (u32, OwnedEntry<M, I>) {
+        let (idx, entry) = (self.idx, self.entry);
         core::mem::forget(self);
-        idx
+        (idx, entry)
     }
 
     /// Takes the entry out, leaving a reserved, empty slot.
@@ -775,8 +949,9 @@ impl<
         let (pool, idx) = (self.pool, self.idx);
         core::mem::forget(self);
         let res = Reserved { pool, idx };
-        // SAFETY: as in `entry`: this thread owns the occupied slot `idx`.
-        match unsafe { (*pool.slot_ptr(idx)).take() } {
+        // SAFETY: by the invariant this thread owns the occupied slot `idx`; the entry
+        // pointer (`self.entry`) is never used again once the entry is out.
+        match unsafe { pool.slot(idx).take() } {
             Some(entry) => (res, entry),
             None => unreachable!("an owned slot in use holds a connection"),
         }
@@ -790,6 +965,7 @@ impl<M: Manager, E: Events<M::Connection>, K: Clock, I: Default, S: Storage<M::C
         let (res, entry) = Held {
             pool: self.pool,
             idx: self.idx,
+            entry: self.entry,
         }
         .into_parts();
         self.pool.close_entry(entry); // if this unwinds, `res` still gives the slot back

@@ -143,6 +143,15 @@ impl IndexStack {
         }
     }
 
+    /// [`push`](Self::push), out of line: for callers on a path where the stack is one of
+    /// two queue kinds (the heap pool's LIFO idle queue), so that the path stays small
+    /// enough to inline, as a call to crossbeam's out-of-line push does.
+    #[cfg(feature = "alloc")]
+    #[inline(never)]
+    pub(crate) fn push_outlined(&self, next: &[AtomicU32], idx: u32) -> Result<(), u32> {
+        self.push(next, idx)
+    }
+
     /// Pops the most recently pushed index, or `None` if the stack is empty.
     #[inline]
     pub(crate) fn pop(&self, next: &[AtomicU32]) -> Option<u32> {

@@ -31,6 +31,16 @@ mod sealed {
 /// Storage of a pool's slots and index queues. Implemented by [`HeapStorage`] and
 /// [`ArrayStorage`] only.
 pub trait Storage<C, I>: sealed::Sealed {
+    /// Whether every slot stays at one address for as long as the storage lives, even when
+    /// the storage (and the pool that holds it) is moved.
+    ///
+    /// True for [`HeapStorage`], whose slots are allocated once, apart from the pool; false
+    /// for [`ArrayStorage`], whose slots are inline and move with the pool (a guard may own
+    /// its pool, e.g. a `Box`-like pointer that derefs to a pool stored inside it). A
+    /// checked-out guard keeps a pointer to its connection only when this is true; otherwise
+    /// it looks its slot up from the pool at every access.
+    #[doc(hidden)]
+    const SLOTS_STAY: bool;
     #[doc(hidden)]
     fn slots(&self) -> &[Slot<C, I>];
     #[doc(hidden)]
@@ -60,7 +70,12 @@ enum Idle {
 #[cfg(feature = "alloc")]
 #[derive(Debug)]
 pub struct HeapStorage<C, I> {
-    slots: alloc::boxed::Box<[Slot<C, I>]>,
+    /// Never grown or shrunk after `new`, so a slot's address is fixed for the storage's
+    /// whole life. A `Vec` rather than a `Box<[_]>`: a `Box` asserts unique ownership of its
+    /// allocation whenever it is moved, which would make the pointers checked-out guards keep
+    /// into the slots (`SLOTS_STAY`) invalid under Rust's aliasing rules if the pool were
+    /// moved; a `Vec`'s buffer pointer carries no such assertion.
+    slots: alloc::vec::Vec<Slot<C, I>>,
     /// `next` links shared by the free stack and a LIFO idle queue: an index is in at most
     /// one of them at a time.
     links: alloc::boxed::Box<[AtomicU32]>,
@@ -104,6 +119,9 @@ impl<C, I> sealed::Sealed for HeapStorage<C, I> {}
 
 #[cfg(feature = "alloc")]
 impl<C, I> Storage<C, I> for HeapStorage<C, I> {
+    // Under loom the guards look their slot up at every access, as the array storage does,
+    // so that every access to a slot's cell goes through loom's `UnsafeCell` and is checked.
+    const SLOTS_STAY: bool = cfg!(not(tarn_loom));
     #[inline]
     fn slots(&self) -> &[Slot<C, I>] {
         &self.slots
@@ -111,7 +129,9 @@ impl<C, I> Storage<C, I> for HeapStorage<C, I> {
     #[inline]
     fn idle_push(&self, idx: u32) -> Result<(), u32> {
         match &self.idle {
-            Idle::Lifo(s) => s.push(&self.links, idx),
+            // Out of line, like the FIFO's push: this is on the checkin path, which a guard's
+            // drop inlines.
+            Idle::Lifo(s) => s.push_outlined(&self.links, idx),
             #[cfg(all(target_has_atomic = "ptr", not(tarn_loom)))]
             Idle::Fifo(q) => q.push(idx),
         }
@@ -185,6 +205,8 @@ impl<C, I, const N: usize> ArrayStorage<C, I, N> {
 impl<C, I, const N: usize> sealed::Sealed for ArrayStorage<C, I, N> {}
 
 impl<C, I, const N: usize> Storage<C, I> for ArrayStorage<C, I, N> {
+    // The slots are inline: they move with the pool.
+    const SLOTS_STAY: bool = false;
     #[inline]
     fn slots(&self) -> &[Slot<C, I>] {
         &self.slots
