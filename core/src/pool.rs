@@ -472,7 +472,18 @@ where
                 || entry.epoch != self.epoch.load(Ordering::Acquire)
                 || self.too_old(entry.born);
             if !stale && !self.settings.pre_ping {
-                return self.hand_out(held, false);
+                // `hand_out`, written out here: passing `held` to it by value copies the
+                // drop guard through the stack (it lives in memory, as unwinding may drop
+                // it), and that copy, read back wider than it was written, stalls the
+                // store-to-load forwarding on every checkout.
+                let event = CheckoutEvent {
+                    fresh: false,
+                    attempt: 0,
+                };
+                return match self.events.checkout(&mut held.entry().conn, &event) {
+                    Ok(()) => Ok(held.keep()),
+                    Err(Disconnected) => self.hand_out_again(held),
+                };
             }
             return self.prepare_idle(held, stale);
         }

@@ -1311,6 +1311,16 @@ impl<M: Manager, R: Deref<Target = Inner<M>>> Drop for Guard<M, R> {
                 return;
             }
         }
+        self.drop_slow();
+    }
+}
+
+impl<M: Manager, R: Deref<Target = Inner<M>>> Guard<M, R> {
+    /// Everything but the fast path of a drop, out of line so that the fast path inlines
+    /// into the caller without this path's stack frame.
+    #[cold]
+    #[inline(never)]
+    fn drop_slow(&mut self) {
         if let Some(slot) = self.slot.take() {
             let _ = Self::checkin_slot(slot);
         }
