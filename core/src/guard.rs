@@ -219,6 +219,7 @@ where
     /// # Errors
     ///
     /// The manager's reset error; the connection was closed and its capacity given back.
+    #[inline]
     pub fn checkin(this: Self) -> Result<(), Error<P::Target>> {
         let (pool, slot) = Self::into_parts(this);
         // SAFETY: the guard owned the slot `slot` refers to, in `*pool` (`new`), and it is
