@@ -65,6 +65,7 @@ pub const ALL: &[&str] = &[
     "object-pool",
     "opool",
     "lockfree-object-pool",
+    "proto: per-thread affinity",
 ];
 
 /// Variants for profiling (`--profile`) and for `--hold-only --only NAME`, not in the tables.
@@ -99,6 +100,7 @@ pub fn build(name: &str, size: usize) -> Box<dyn Contender> {
         "proto: entry moved" => Box::new(crate::proto::Moved::new(size)),
         "proto: entry in place" => Box::new(crate::proto::InPlace::new(size)),
         "proto: FIFO hand-off" => Box::new(crate::proto::FifoHandoff::new(size)),
+        "proto: per-thread affinity" => Box::new(crate::proto::Affinity::new(size)),
         #[cfg(feature = "adapter")]
         "tarn" => Box::new(Tarn::new(size)),
         #[cfg(feature = "adapter")]

@@ -1,5 +1,8 @@
-//! Two minimal pools that differ only in how a checked-out connection travels, to locate
-//! tarn-core's single-thread cost (see BENCHMARKS.md, "Where the time goes").
+//! Minimal pools that each isolate one design choice (see BENCHMARKS.md, "Where the time
+//! goes"). They are not peers: the tables show them beside tarn to explain its figures.
+//!
+//! The first two differ only in how a checked-out connection travels, to locate tarn-core's
+//! single-thread cost.
 //!
 //! Both are the floor (an `ArrayQueue` of slot indices) plus what tarn-core's cycle does: a
 //! slot holding `Option<Entry>` (the connection with its epoch, birth tick and soft mark),
@@ -9,6 +12,10 @@
 //!   written back by an out-of-line `checkin`.
 //! - [`InPlace`]: the entry stays in its slot; the guard is `(pool, index)` and derefs into the
 //!   slot; the return path is inline.
+//!
+//! [`FifoHandoff`] is the simplest strictly first-come-first-served blocking pool (the hold
+//! scenario). [`Affinity`] has no shared queue at all: per-slot flags and a per-thread hint,
+//! for the cells with several threads.
 
 use std::cell::UnsafeCell;
 use std::ops::{Deref, DerefMut};
@@ -317,3 +324,100 @@ impl Contender for FifoHandoff {
         })
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Per-thread affinity, for the cells with several threads
+
+/// One slot of [`Affinity`], alone on its cache line so that threads using different slots
+/// never touch the same line.
+#[repr(align(128))]
+struct AffinitySlot {
+    busy: std::sync::atomic::AtomicBool,
+    /// Accessed only by the thread that set `busy` from false to true, until it clears it.
+    conn: UnsafeCell<u64>,
+}
+
+/// A pool with no shared queue: each slot has its own busy flag, and a thread first tries
+/// the slot it used last (a thread-local hint), then the others in turn. With at least as
+/// many connections as threads, each thread settles on a slot of its own and a cycle touches
+/// one cache line that no other core wants: the design that keeps several threads from
+/// paying a cache-line transfer per operation, as queue-based pools (the floor, tarn) do.
+pub struct Affinity {
+    slots: Box<[AffinitySlot]>,
+}
+
+// SAFETY: a slot's `conn` is touched only by the thread that won its `busy` flag (an
+// `Acquire` compare-exchange) until it clears it (a `Release` store): one thread at a time,
+// each seeing the last one's writes.
+unsafe impl Sync for Affinity {}
+
+thread_local! {
+    static HINT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// A connection checked out of [`Affinity`].
+pub struct AffinityGuard<'a> {
+    slot: &'a AffinitySlot,
+}
+
+impl std::fmt::Debug for AffinityGuard<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AffinityGuard")
+    }
+}
+
+impl Affinity {
+    /// A pool of `size`, all idle.
+    pub fn new(size: usize) -> Self {
+        Affinity {
+            slots: (0..size)
+                .map(|_| AffinitySlot {
+                    busy: std::sync::atomic::AtomicBool::new(false),
+                    conn: UnsafeCell::new(new_conn()),
+                })
+                .collect(),
+        }
+    }
+
+    fn try_get(&self) -> Result<AffinityGuard<'_>, ()> {
+        let n = self.slots.len();
+        let hint = HINT.with(|h| h.get());
+        for k in 0..n {
+            let i = (hint + k) % n;
+            let slot = &self.slots[i];
+            if !slot.busy.load(Ordering::Relaxed)
+                && slot
+                    .busy
+                    .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok()
+            {
+                HINT.with(|h| h.set(i));
+                return Ok(AffinityGuard { slot });
+            }
+        }
+        Err(())
+    }
+}
+
+impl Deref for AffinityGuard<'_> {
+    type Target = u64;
+    fn deref(&self) -> &u64 {
+        // SAFETY: this guard won the slot's flag and has not cleared it (see `Affinity`).
+        unsafe { &*self.slot.conn.get() }
+    }
+}
+
+impl DerefMut for AffinityGuard<'_> {
+    fn deref_mut(&mut self) -> &mut u64 {
+        // SAFETY: as in `deref`; `&mut self` makes this the only reference.
+        unsafe { &mut *self.slot.conn.get() }
+    }
+}
+
+impl Drop for AffinityGuard<'_> {
+    fn drop(&mut self) {
+        self.slot.busy.store(false, Ordering::Release);
+    }
+}
+
+proto_contender!(Affinity, "proto: per-thread affinity");

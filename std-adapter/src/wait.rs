@@ -218,7 +218,9 @@ impl WaitQueue {
                 Fairness::Eventual(turn) => Some(turn),
             },
             queue: Mutex::new(Queue {
-                list: VecDeque::new(),
+                // Room for a typical crowd up front, so that the first contention does not
+                // grow the list while threads wait.
+                list: VecDeque::with_capacity(32),
                 spare: 0,
                 last_handoff: None,
                 outstanding: 0,

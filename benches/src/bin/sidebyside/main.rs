@@ -417,7 +417,9 @@ fn adapter_names(g: &Grid) -> Vec<&'static str> {
 }
 
 fn is_bounded_peer(name: &str, kind: Kind) -> bool {
-    matches!(kind, Kind::Blocking | Kind::Spinning) && !name.starts_with("tarn")
+    matches!(kind, Kind::Blocking | Kind::Spinning)
+        && !name.starts_with("tarn")
+        && !name.starts_with("proto")
 }
 
 fn targets(g: &Grid, holds: &[(usize, Vec<Hold>)], md: &mut String) -> bool {
