@@ -298,19 +298,28 @@ fn run_inner(
     })
 }
 
+/// How many batches each thread runs before its allocations are counted: one-time set-up
+/// that a pool does the first time a thread meets contention (a waiter node, a queue grown
+/// to the crowd) is not a cost per cycle. The same for every contender.
+pub const WARM_UP_BATCHES: u64 = 4;
+
 /// Runs `cycle` in batches until the worker is stopped; returns (cycles, allocations).
 ///
-/// The allocation count covers the loop only. Contenders call this from
-/// [`Contender::work`] after their own preparation and the barrier.
+/// The allocation count covers the loop only, after its first [`WARM_UP_BATCHES`] batches
+/// (the cycles count from the start). Contenders call this from [`Contender::work`] after
+/// their own preparation and the barrier.
 #[inline]
 pub fn drive(w: &mut Worker<'_>, mut cycle: impl FnMut(&mut Worker<'_>)) -> (u64, u64) {
-    let a0 = thread_allocs();
+    let mut a0 = thread_allocs();
     let mut n = 0;
     while !w.stopped(n) {
         for _ in 0..BATCH {
             cycle(w);
         }
         n += BATCH;
+        if n == WARM_UP_BATCHES * BATCH {
+            a0 = thread_allocs();
+        }
     }
     (n, thread_allocs() - a0)
 }

@@ -12,7 +12,7 @@
 //! Two policies ([`Fairness`]) share this queue:
 //!
 //! - **Strict** (the default): first come, first served. A newcomer does not try the core
-//!   while anyone waits (the fast path checks `waiters == 0`), so it cannot barge past the
+//!   while anyone waits (the fast path checks a count of waiters), so it cannot barge past the
 //!   queue, and every release notifies the first waiter that does not hold a notification
 //!   yet: a returned connection goes to the longest waiter.
 //! - **Eventual** (`Fairness::Eventual(turn)`): a running thread may take a returned
@@ -20,7 +20,7 @@
 //!   when threads outnumber cores, but never for longer than `turn`: once the longest waiter
 //!   has been passed over for `turn` (counted from when it registered or from the last
 //!   hand-off, whichever is later), the next release *reserves* capacity for it. While any
-//!   reservation is pending the fast path is closed (it checks `reserved == 0`), so the
+//!   reservation is pending the fast path is closed (it checks a count of reservations), so the
 //!   reserved waiter's retry finds the connection unless a newcomer had already passed the
 //!   check; then the waiter keeps its reservation and its place and is served by the next
 //!   release. Unreserved releases wake one waiter at a time (a waiter already holding an
@@ -65,7 +65,9 @@
 //!
 //! `released` runs on every checkin: with nobody waiting it is one `SeqCst` load (a plain
 //! load on x86). The queue's mutex is taken only when someone waits. Waiting allocates
-//! nothing in steady state: each thread keeps its waiter node for the next wait.
+//! nothing in steady state: waiter nodes belong to the queue and are reused by the next
+//! thread that registers, so a pool allocates only as many as threads ever waited on it at
+//! once (short-lived threads included).
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -125,8 +127,10 @@ const SPIN: Duration = Duration::from_micros(20);
 /// Within [`SPIN`], how long it busy-waits before it starts yielding the CPU.
 const SPIN_BUSY: Duration = Duration::from_micros(1);
 
+/// A waiter's notification cell. Nodes belong to the queue and are reused by whichever
+/// thread registers next (see `Queue::free`), so waiting allocates only when more threads
+/// wait at once than ever before on this pool.
 struct Waiter {
-    thread: Thread,
     /// `NONE`, `RELEASE` or `CHAIN`. Set (from `NONE` only) under the queue's lock by
     /// whoever notifies; cleared by the waiter itself with a `swap`.
     note: AtomicU8,
@@ -135,9 +139,11 @@ struct Waiter {
 /// A registered waiter, as the queue sees it (fields touched under the queue's lock only).
 struct Entry {
     w: Arc<Waiter>,
+    /// The waiting thread, to unpark.
+    thread: Thread,
     /// When it registered.
     since: Instant,
-    /// Capacity is reserved for it (eventual fairness): counted in `WaitQueue::reserved`.
+    /// Capacity is reserved for it (eventual fairness): counted in `WaitQueue::closed`.
     reserved: bool,
 }
 
@@ -154,6 +160,8 @@ struct Queue {
     /// Waiters holding a notification they have not taken yet (notes are set and taken
     /// under the lock, so this is exact under it).
     outstanding: usize,
+    /// Waiter nodes no waiter uses, for the next registrations.
+    free: Vec<Arc<Waiter>>,
     /// Under loom, time decides nothing (a model must be deterministic): the first release
     /// with waiters reserves, the next does not, and so on.
     #[cfg(tarn_loom)]
@@ -185,8 +193,10 @@ pub(crate) enum WaitError<E> {
 pub(crate) struct WaitQueue {
     /// How many threads are registered. `SeqCst`: see "No lost wake-up".
     waiters: AtomicUsize,
-    /// Waiters with capacity reserved for them (eventual fairness only).
-    reserved: AtomicUsize,
+    /// What closes the fast path to newcomers, so that it is one load whatever the policy:
+    /// with strict fairness the number of registered waiters, with eventual fairness the
+    /// number of waiters with capacity reserved for them.
+    closed: AtomicUsize,
     /// `None`: strict; `Some(turn)`: eventual.
     turn: Option<Duration>,
     queue: Mutex<Queue>,
@@ -212,7 +222,7 @@ impl WaitQueue {
     pub(crate) fn new(fairness: Fairness) -> Self {
         WaitQueue {
             waiters: AtomicUsize::new(0),
-            reserved: AtomicUsize::new(0),
+            closed: AtomicUsize::new(0),
             turn: match fairness {
                 Fairness::Strict => None,
                 Fairness::Eventual(turn) => Some(turn),
@@ -224,6 +234,7 @@ impl WaitQueue {
                 spare: 0,
                 last_handoff: None,
                 outstanding: 0,
+                free: Vec::new(),
                 #[cfg(tarn_loom)]
                 releases: 0,
             }),
@@ -242,10 +253,7 @@ impl WaitQueue {
     /// nobody waits, with eventual fairness when no capacity is reserved for a waiter.
     #[inline]
     pub(crate) fn open_to_newcomers(&self) -> bool {
-        match self.turn {
-            None => self.waiters.load(Ordering::SeqCst) == 0,
-            Some(_) => self.reserved.load(Ordering::SeqCst) == 0,
-        }
+        self.closed.load(Ordering::SeqCst) == 0
     }
 
     /// How many threads wait now.
@@ -282,7 +290,7 @@ impl WaitQueue {
         }
         if !q.list[0].reserved && Self::turn_over(q, turn) {
             q.list[0].reserved = true;
-            self.reserved.fetch_add(1, Ordering::SeqCst);
+            self.closed.fetch_add(1, Ordering::SeqCst);
         }
         let head = &q.list[0];
         if head.reserved {
@@ -293,7 +301,7 @@ impl WaitQueue {
                 .is_ok()
             {
                 q.outstanding += 1;
-                head.w.thread.unpark();
+                head.thread.unpark();
             }
             return;
         }
@@ -349,7 +357,7 @@ impl WaitQueue {
             {
                 Ok(_) => {
                     q.outstanding += 1;
-                    e.w.thread.unpark();
+                    e.thread.unpark();
                     return;
                 }
                 Err(CHAIN) => return,
@@ -367,9 +375,16 @@ impl WaitQueue {
         deadline: Option<Instant>,
         mut attempt: impl FnMut() -> Attempt<T, E>,
     ) -> Result<T, WaitError<E>> {
-        let me = node();
-        {
+        let me = {
             let mut q = sync::lock(&self.queue);
+            // A node no one holds: it was put back by a waiter that left, after its last
+            // use, and its note was cleared then.
+            let me = match q.free.pop() {
+                Some(n) => n,
+                None => Arc::new(Waiter {
+                    note: AtomicU8::new(NONE),
+                }),
+            };
             if q.list.is_empty() {
                 q.spare = 0;
                 me.note.store(CHAIN, Ordering::SeqCst);
@@ -381,11 +396,16 @@ impl WaitQueue {
             }
             q.list.push_back(Entry {
                 w: Arc::clone(&me),
+                thread: current(),
                 since: Instant::now(),
                 reserved: false,
             });
             self.waiters.fetch_add(1, Ordering::SeqCst);
-        }
+            if self.turn.is_none() {
+                self.closed.fetch_add(1, Ordering::SeqCst);
+            }
+            me
+        };
         sync::loom_seqcst_fence();
         loop {
             // Taken under the queue's lock: a notifier that found this waiter still holding
@@ -454,8 +474,8 @@ impl WaitQueue {
             }
         }
         self.waiters.fetch_sub(1, Ordering::SeqCst);
-        if was_reserved {
-            self.reserved.fetch_sub(1, Ordering::SeqCst);
+        if was_reserved || self.turn.is_none() {
+            self.closed.fetch_sub(1, Ordering::SeqCst);
         }
         let unused = me.note.swap(NONE, Ordering::SeqCst);
         if unused != NONE {
@@ -470,7 +490,7 @@ impl WaitQueue {
         } else if was_head && self.turn.is_none() {
             if let Some(next) = q.list.front() {
                 if next.w.note.load(Ordering::SeqCst) == NONE {
-                    next.w.thread.unpark(); // not a notification: a turn at spinning
+                    next.thread.unpark(); // not a notification: a turn at spinning
                 }
             }
         }
@@ -478,6 +498,9 @@ impl WaitQueue {
             q.spare = 0;
             debug_assert_eq!(q.outstanding, 0, "a note outlived its waiter");
         }
+        // The node is done with: its note is clear and no entry refers to it; the caller
+        // drops its own handle without touching it again.
+        q.free.push(Arc::clone(me));
         waiting
     }
 }
@@ -511,45 +534,4 @@ fn spin_for_note(me: &Waiter, deadline: Option<Instant>) -> bool {
 #[cfg(tarn_loom)]
 fn spin_for_note(_me: &Waiter, _deadline: Option<Instant>) -> bool {
     false
-}
-
-/// This thread's waiter node: the one it used last time when no queue still holds it, so a
-/// thread that waits again and again allocates once.
-#[cfg(not(tarn_loom))]
-fn node() -> Arc<Waiter> {
-    use std::cell::RefCell;
-    thread_local! {
-        static NODE: RefCell<Option<Arc<Waiter>>> = const { RefCell::new(None) };
-    }
-    let fresh = || {
-        Arc::new(Waiter {
-            thread: current(),
-            note: AtomicU8::new(NONE),
-        })
-    };
-    NODE.try_with(|cell| {
-        let mut cell = cell.borrow_mut();
-        match &*cell {
-            // Only the cache holds it: no queue does, so nobody can notify it any more.
-            Some(n) if Arc::strong_count(n) == 1 => {
-                n.note.store(NONE, Ordering::Relaxed);
-                Arc::clone(n)
-            }
-            _ => {
-                let n = fresh();
-                *cell = Some(Arc::clone(&n));
-                n
-            }
-        }
-    })
-    .unwrap_or_else(|_| fresh())
-}
-
-/// Under loom: a fresh node per wait (loom's `Arc` checks that every one is freed).
-#[cfg(tarn_loom)]
-fn node() -> Arc<Waiter> {
-    Arc::new(Waiter {
-        thread: current(),
-        note: AtomicU8::new(NONE),
-    })
 }

@@ -143,7 +143,7 @@ fn adapter_get_cycles_allocate_nothing() {
 #[test]
 fn waiting_allocates_nothing_once_warm() {
     // Two threads take turns on one connection, so every checkout but the first waits:
-    // each thread reuses its waiter node, and the queue's storage is already grown.
+    // the queue reuses its waiter nodes, and its storage is already grown.
     for fairness in [
         tarn::Fairness::Strict,
         tarn::Fairness::Eventual(std::time::Duration::ZERO),
