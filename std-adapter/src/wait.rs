@@ -54,12 +54,15 @@
 //!
 //! # Spinning
 //!
-//! The longest waiter spins for a few microseconds before it parks (yielding the CPU after
-//! the first microsecond), checking for its notification: a connection returned within a
-//! short hold then reaches a thread that is still running, instead of waiting for a parked
-//! one to be scheduled. Only the head of the queue spins, so waiters never crowd out the
-//! threads holding connections; a waiter that becomes the head when the one before it is
-//! served is woken to take its turn at spinning.
+//! With strict fairness the longest waiter spins for a few microseconds before it parks
+//! (yielding the CPU after the first microsecond), checking for its notification: every
+//! returned connection goes to it, so a connection returned within a short hold reaches a
+//! thread that is still running instead of waiting for a parked one to be scheduled. Only
+//! the head of the queue spins, so waiters never crowd out the threads holding connections;
+//! a waiter that becomes the head when the one before it is served is woken to take its turn
+//! at spinning. With eventual fairness nobody spins: running threads keep the connections
+//! busy, and a spinning waiter would only take CPU from them (measured: about 10% less
+//! throughput with 16 threads on a pool of 4).
 //!
 //! # Cost
 //!
@@ -444,7 +447,7 @@ impl WaitQueue {
             if me.note.load(Ordering::SeqCst) != NONE {
                 continue; // notified meanwhile: retry before sleeping
             }
-            if head && spin_for_note(&me, deadline) {
+            if head && self.turn.is_none() && spin_for_note(&me, deadline) {
                 continue;
             }
             match deadline {
