@@ -185,6 +185,13 @@ fn run_grid(cfg: &Config) -> Grid {
         let mut by_threads = Vec::new();
         for &threads in cfg.threads() {
             let mut cells = vec![Cell::default(); pools.len()];
+            // One unrecorded warm-up run per contender: one-time set-up (a waiter node, a
+            // list grown to the crowd, a runtime's first timer) is not a cost per cycle.
+            for (pool, cell) in pools.iter().zip(&mut cells) {
+                let before = opened();
+                let _ = run(pool.as_ref(), threads, cfg.run_time() / 4, cfg.mode());
+                cell.opened += opened() - before;
+            }
             // Repetition-major order: a burst of noise hits every contender alike.
             for _ in 0..cfg.reps() {
                 for (pool, cell) in pools.iter().zip(&mut cells) {
@@ -265,6 +272,10 @@ fn run_hold(cfg: &Config, size: usize, spins: u32) -> Vec<Hold> {
         Level::Quick => Duration::from_millis(150),
         Level::Smoke => Duration::from_millis(30),
     };
+    // An unrecorded warm-up run per contender, as in the grid.
+    for pool in &pools {
+        let _ = run(pool.as_ref(), HOLD_THREADS, time / 5, mode);
+    }
     for _ in 0..cfg.reps() {
         for (pool, h) in pools.iter().zip(&mut out) {
             let mut r = run(pool.as_ref(), HOLD_THREADS, time, mode);
