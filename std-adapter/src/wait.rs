@@ -81,8 +81,8 @@ use crate::sync::{
 
 /// How a pool shares its connections among the threads that wait for one.
 ///
-/// Set with [`Builder::fairness`](crate::Builder::fairness). See the [`Pool`](crate::Pool)
-/// docs for what each policy costs.
+/// Set with [`Builder::fairness`](crate::Builder::fairness), whose docs (and
+/// `BENCHMARKS.md`) say what each policy costs.
 ///
 /// # Examples
 ///
@@ -380,8 +380,8 @@ impl WaitQueue {
     ) -> Result<T, WaitError<E>> {
         let me = {
             let mut q = sync::lock(&self.queue);
-            // A node no one holds: it was put back by a waiter that left, after its last
-            // use, and its note was cleared then.
+            // A node no one uses: it was put back by a waiter that left, after its last
+            // use (its note was cleared then, and no entry refers to it).
             let me = match q.free.pop() {
                 Some(n) => n,
                 None => Arc::new(Waiter {
