@@ -92,6 +92,61 @@ where
     }
 }
 
+/// A pointer through which a guard reaches its pool: `&Pool`, `Arc<Pool>`, `Rc<Pool>`,
+/// `Box<Pool>`, `&'static FixedPool`.
+///
+/// A guard keeps a pointer to its connection's slot, taken from the pool it was checked out
+/// of, and gives the connection back to the pool its pointer leads to; a pointer that led
+/// somewhere else later would let two threads own one slot. So only pointers that always
+/// lead to the same pool can hold a guard's pool.
+///
+/// # Safety
+///
+/// For as long as a value of the implementing type exists (moves included), every
+/// dereference of it yields the same pool — the same value, which may move together with the
+/// pointer if the pointer holds it inline — and that pool is not dropped before the pointer
+/// is. References and the standard smart pointers keep this; a `Deref` that chooses its
+/// target at run time (interior mutability, global state) does not.
+///
+/// So a pointer type of one's own does not hold a guard's pool unless it promises this with
+/// an `unsafe impl`:
+///
+/// ```compile_fail
+/// use std::ops::Deref;
+/// use tarn_core::{Builder, Pool, testing::ScriptedManager};
+///
+/// struct Mine(Pool<ScriptedManager>);
+/// impl Deref for Mine {
+///     type Target = Pool<ScriptedManager>;
+///     fn deref(&self) -> &Self::Target {
+///         &self.0
+///     }
+/// }
+/// let pool = Mine(Builder::new(ScriptedManager::new()).build().unwrap());
+/// let conn = Pool::try_checkout_in(pool); // error: `Mine` is not a `PoolPtr`
+/// ```
+pub unsafe trait PoolPtr: Deref {}
+
+// SAFETY: a shared reference leads to one value for its whole life, which outlives it.
+unsafe impl<T: ?Sized> PoolPtr for &T {}
+
+// SAFETY: an `Arc` leads to its allocation for its whole life and keeps it alive.
+#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
+unsafe impl<T: ?Sized> PoolPtr for alloc::sync::Arc<T> {}
+
+// SAFETY: as for `Arc`.
+#[cfg(feature = "alloc")]
+unsafe impl<T: ?Sized> PoolPtr for alloc::rc::Rc<T> {}
+
+// SAFETY: a `Box` owns its allocation and leads to it for its whole life; moving the box
+// does not move the allocation.
+#[cfg(feature = "alloc")]
+unsafe impl<T: ?Sized> PoolPtr for alloc::boxed::Box<T> {}
+
+// SAFETY: as for `alloc::sync::Arc` (loom's models share pools through loom's `Arc`).
+#[cfg(tarn_loom)]
+unsafe impl<T: ?Sized> PoolPtr for loom::sync::Arc<T> {}
+
 /// A checked-out connection. Derefs to the connection; dropping it checks the connection
 /// back in (reset, checkin event, then the idle queue, or closed if the pool already keeps
 /// `pool_size` idle connections or the connection was invalidated meanwhile).
@@ -113,7 +168,7 @@ where
 #[must_use = "dropping the guard immediately returns the connection to the pool"]
 pub struct Pooled<P>
 where
-    P: Deref,
+    P: PoolPtr,
     P::Target: AnyPool,
 {
     /// Taken only by `into_parts` (which forgets the guard) or by `drop`.
@@ -129,7 +184,7 @@ where
 
 impl<P> Pooled<P>
 where
-    P: Deref,
+    P: PoolPtr,
     P::Target: AnyPool,
 {
     /// A guard for the slot `slot` refers to, in `*pool`.
@@ -260,7 +315,7 @@ where
 
 impl<P> Deref for Pooled<P>
 where
-    P: Deref,
+    P: PoolPtr,
     P::Target: AnyPool,
 {
     type Target = Conn<P::Target>;
@@ -273,7 +328,7 @@ where
 
 impl<P> DerefMut for Pooled<P>
 where
-    P: Deref,
+    P: PoolPtr,
     P::Target: AnyPool,
 {
     #[inline]
@@ -284,7 +339,7 @@ where
 
 impl<P> Drop for Pooled<P>
 where
-    P: Deref,
+    P: PoolPtr,
     P::Target: AnyPool,
 {
     #[inline(always)]
@@ -302,7 +357,7 @@ where
 
 impl<P> fmt::Debug for Pooled<P>
 where
-    P: Deref,
+    P: PoolPtr,
     P::Target: AnyPool,
     Conn<P::Target>: fmt::Debug,
 {
@@ -361,6 +416,10 @@ mod tests {
             &self.0
         }
     }
+
+    // SAFETY: `deref` always leads to the pool this pointer holds inline (which moves with
+    // it, as the trait allows) and which lives exactly as long as the pointer.
+    unsafe impl<T> super::PoolPtr for Own<T> {}
 
     /// Checks out of a pool the guard owns, moves the guard (and the pool with it) around,
     /// and uses it after every move.

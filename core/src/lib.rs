@@ -78,7 +78,7 @@ pub use builder::{Builder, Pool};
 pub use clock::{Clock, NoClock};
 pub use error::{BuildError, CheckoutError};
 pub use events::{CheckoutEvent, Disconnected, Events, InvalidateReason, NopEvents};
-pub use guard::{AnyPool, Pooled};
+pub use guard::{AnyPool, PoolPtr, Pooled};
 pub use manager::{Manager, ResetMode};
 pub use pool::{FixedPool, RawPool};
 pub use settings::Settings;

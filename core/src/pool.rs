@@ -42,7 +42,7 @@ use core::ptr::NonNull;
 use crate::clock::{Clock, NoClock};
 use crate::error::CheckoutError;
 use crate::events::{CheckoutEvent, Disconnected, Events, InvalidateReason, NopEvents};
-use crate::guard::Pooled;
+use crate::guard::{PoolPtr, Pooled};
 use crate::manager::{Manager, ResetMode};
 use crate::settings::Settings;
 use crate::slot::{Entry, Slot, SlotRef};
@@ -287,8 +287,9 @@ where
         Self::try_checkout_in(self)
     }
 
-    /// Like [`try_checkout`](Self::try_checkout), for a guard that holds any pointer to the
-    /// pool: `Arc<Pool>` (a `'static` guard), `&'static FixedPool`, or a reference.
+    /// Like [`try_checkout`](Self::try_checkout), for a guard that holds another pointer to
+    /// the pool ([`PoolPtr`]): `Arc<Pool>` (a `'static` guard), `&'static FixedPool`, or a
+    /// reference.
     ///
     /// # Errors
     ///
@@ -308,7 +309,7 @@ where
     #[inline(always)]
     pub fn try_checkout_in<P>(pool: P) -> Result<Pooled<P>, CheckoutError<M::Error>>
     where
-        P: Deref<Target = Self>,
+        P: PoolPtr + Deref<Target = Self>,
     {
         let (idx, entry) = pool.acquire()?;
         let slot = pool.slot_ref(idx, entry);

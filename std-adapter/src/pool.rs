@@ -81,7 +81,9 @@ pub(crate) fn default_name(kind: &str) -> Arc<str> {
 }
 
 pub(crate) struct Inner<M: Manager> {
-    pub(crate) core: CorePool<M>,
+    /// In an `Arc` of its own, so that an owned guard holds the core pool itself (the core
+    /// accepts only pointers that always lead to the same pool: `tarn_core::PoolPtr`).
+    pub(crate) core: Arc<CorePool<M>>,
     pub(crate) cfg: Config,
     /// Core capacity (`pool_size + max_overflow` as given to the core).
     capacity: usize,
@@ -89,14 +91,30 @@ pub(crate) struct Inner<M: Manager> {
     extra: AtomicUsize,
 }
 
-/// A pointer to the core inside whatever points at the pool's `Inner`.
-pub(crate) struct CoreRef<R>(R);
+/// How a guard reaches its pool's `Inner`: borrowed (`&Inner`, for [`PooledConnection`]) or
+/// shared (`Arc<Inner>`, for [`OwnedPooledConnection`]), with the matching pointer to the core
+/// pool for the core's guard.
+pub(crate) trait InnerRef<M: Manager>: Deref<Target = Inner<M>> + Clone {
+    /// The core guard's pointer to the core pool.
+    type Core: tarn_core::PoolPtr + Deref<Target = CorePool<M>>;
+    /// That pointer.
+    fn core_ptr(&self) -> Self::Core;
+}
 
-impl<M: Manager, R: Deref<Target = Inner<M>>> Deref for CoreRef<R> {
-    type Target = CorePool<M>;
-    #[inline]
-    fn deref(&self) -> &CorePool<M> {
-        &self.0.core
+impl<'a, M: Manager> InnerRef<M> for &'a Inner<M> {
+    type Core = &'a CorePool<M>;
+    #[inline(always)]
+    fn core_ptr(&self) -> &'a CorePool<M> {
+        let inner: &'a Inner<M> = self;
+        &inner.core
+    }
+}
+
+impl<M: Manager> InnerRef<M> for Arc<Inner<M>> {
+    type Core = Arc<CorePool<M>>;
+    #[inline(always)]
+    fn core_ptr(&self) -> Arc<CorePool<M>> {
+        Arc::clone(&self.core)
     }
 }
 
@@ -472,7 +490,7 @@ impl<M: Manager> Inner<M> {
         }
         let core = b.build()?;
         Ok(Inner {
-            core,
+            core: Arc::new(core),
             cfg,
             capacity: core_size.saturating_add(core_over),
             extra: AtomicUsize::new(0),
@@ -488,16 +506,16 @@ impl<M: Manager> Inner<M> {
     #[inline]
     fn attempt<R>(r: &R) -> Attempt<Guard<M, R>, Error<M::Error>>
     where
-        R: Deref<Target = Inner<M>> + Clone,
+        R: InnerRef<M>,
     {
         // Only listeners can unwind out of the core here (the manager is wrapped in `Mgr`,
         // which catches its panics): without listeners, skip the catch.
         let res = if r.ev().has_listeners() {
             catch_unwind(AssertUnwindSafe(|| {
-                CorePool::<M>::try_checkout_in(CoreRef(r.clone()))
+                CorePool::<M>::try_checkout_in(r.core_ptr())
             }))
         } else {
-            Ok(CorePool::<M>::try_checkout_in(CoreRef(r.clone())))
+            Ok(CorePool::<M>::try_checkout_in(r.core_ptr()))
         };
         match res {
             Ok(Ok(p)) => {
@@ -537,7 +555,7 @@ impl<M: Manager> Inner<M> {
     #[cold]
     fn attempt_extra<R>(r: &R) -> Attempt<Guard<M, R>, Error<M::Error>>
     where
-        R: Deref<Target = Inner<M>> + Clone,
+        R: InnerRef<M>,
     {
         if r.core.state().open < r.capacity {
             // Not full: the first connect is running (or a slot is being given back).
@@ -592,13 +610,13 @@ impl<M: Manager> Inner<M> {
     #[inline(always)]
     fn checkout<R>(r: R, timeout: Duration) -> Result<Guard<M, R>, Error<M::Error>>
     where
-        R: Deref<Target = Inner<M>> + Clone,
+        R: InnerRef<M>,
     {
         let ev = r.ev();
         if ev.wait.open_to_newcomers() {
             if ev.plain() {
                 // The fast path: nothing to catch, nothing to log; the guard is built in place.
-                match CorePool::<M>::try_checkout_in(CoreRef(r.clone())) {
+                match CorePool::<M>::try_checkout_in(r.core_ptr()) {
                     Ok(p) => {
                         return Ok(Guard {
                             slot: Some(Slot::Core(p)),
@@ -626,7 +644,7 @@ impl<M: Manager> Inner<M> {
         timeout: Duration,
     ) -> Result<Guard<M, R>, Error<M::Error>>
     where
-        R: Deref<Target = Inner<M>> + Clone,
+        R: InnerRef<M>,
     {
         let attempt = match e {
             CheckoutError::WouldBlock => Self::attempt_extra(r),
@@ -647,7 +665,7 @@ impl<M: Manager> Inner<M> {
     #[cold]
     fn wait_for<R>(r: R, timeout: Duration) -> Result<Guard<M, R>, Error<M::Error>>
     where
-        R: Deref<Target = Inner<M>> + Clone,
+        R: InnerRef<M>,
     {
         let deadline = Instant::now().checked_add(timeout);
         match r.ev().wait.wait(deadline, || Self::attempt(&r)) {
@@ -672,7 +690,7 @@ impl<M: Manager> Inner<M> {
     #[inline]
     fn try_checkout<R>(r: R) -> Result<Guard<M, R>, Error<M::Error>>
     where
-        R: Deref<Target = Inner<M>> + Clone,
+        R: InnerRef<M>,
     {
         if !r.ev().wait.open_to_newcomers() {
             return Err(Error::WouldBlock);
@@ -1112,12 +1130,12 @@ impl<M: Manager + Clone> Pool<M> {
 // ---- guards -------------------------------------------------------------------------------
 
 /// A connection opened outside the core (unlimited overflow). Closed when dropped.
-pub(crate) struct Extra<M: Manager, R: Deref<Target = Inner<M>>> {
+pub(crate) struct Extra<M: Manager, R: InnerRef<M>> {
     pool: R,
     conn: Option<Tracked<M::Connection>>,
 }
 
-impl<M: Manager, R: Deref<Target = Inner<M>>> Drop for Extra<M, R> {
+impl<M: Manager, R: InnerRef<M>> Drop for Extra<M, R> {
     fn drop(&mut self) {
         if let Some(mut t) = self.conn.take() {
             let ev = self.pool.ev();
@@ -1128,20 +1146,20 @@ impl<M: Manager, R: Deref<Target = Inner<M>>> Drop for Extra<M, R> {
     }
 }
 
-enum Slot<M: Manager, R: Deref<Target = Inner<M>>> {
-    Core(Pooled<CoreRef<R>>),
+enum Slot<M: Manager, R: InnerRef<M>> {
+    Core(Pooled<R::Core>),
     /// Boxed: rare (unlimited overflow only), and inline it would make every guard as large
     /// as a connection.
     Extra(Box<Extra<M, R>>),
 }
 
 /// The guard shared by [`PooledConnection`] and [`OwnedPooledConnection`].
-pub(crate) struct Guard<M: Manager, R: Deref<Target = Inner<M>>> {
+pub(crate) struct Guard<M: Manager, R: InnerRef<M>> {
     /// `Some` until the guard is consumed.
     slot: Option<Slot<M, R>>,
 }
 
-impl<M: Manager, R: Deref<Target = Inner<M>>> Guard<M, R> {
+impl<M: Manager, R: InnerRef<M>> Guard<M, R> {
     #[inline]
     fn tracked(&self) -> &Tracked<M::Connection> {
         match &self.slot {
@@ -1299,7 +1317,7 @@ impl<M: Manager, R: Deref<Target = Inner<M>>> Guard<M, R> {
     }
 }
 
-impl<M: Manager, R: Deref<Target = Inner<M>>> Drop for Guard<M, R> {
+impl<M: Manager, R: InnerRef<M>> Drop for Guard<M, R> {
     #[inline]
     fn drop(&mut self) {
         if let Some(Slot::Core(p)) = &self.slot {
@@ -1315,7 +1333,7 @@ impl<M: Manager, R: Deref<Target = Inner<M>>> Drop for Guard<M, R> {
     }
 }
 
-impl<M: Manager, R: Deref<Target = Inner<M>>> Guard<M, R> {
+impl<M: Manager, R: InnerRef<M>> Guard<M, R> {
     /// Everything but the fast path of a drop, out of line so that the fast path inlines
     /// into the caller without this path's stack frame.
     #[cold]
