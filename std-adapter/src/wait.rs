@@ -197,8 +197,10 @@ pub(crate) struct WaitQueue {
     /// How many threads are registered. `SeqCst`: see "No lost wake-up".
     waiters: AtomicUsize,
     /// What closes the fast path to newcomers, so that it is one load whatever the policy:
-    /// with strict fairness the number of registered waiters, with eventual fairness the
-    /// number of waiters with capacity reserved for them.
+    /// with strict fairness the number of registered waiters (the same as `waiters`, kept
+    /// twice on purpose: choosing between `waiters` and a reservation count by policy on the
+    /// fast path measured 0.5–0.8 ns slower per cycle), with eventual fairness the number of
+    /// waiters with capacity reserved for them.
     closed: AtomicUsize,
     /// `None`: strict; `Some(turn)`: eventual.
     turn: Option<Duration>,
