@@ -1,12 +1,12 @@
 //! The scenarios every live server goes through, written once: a session killed on the
 //! server (with and without pre-ping), an outage through a loopback proxy, and the leak check
-//! against the server's own session list. Each `tests/server_*.rs` implements [`LiveServer`]
-//! for its database and calls these; the reset-on-return tests, which differ per database,
-//! stay in those files.
+//! against the server's own session list; and, for the SQL servers ([`SqlServer`]), what
+//! each reset-on-return mode does to an open transaction and its row lock. Each
+//! `tests/server_*.rs` implements the traits for its database and calls these.
 
 use std::time::{Duration, Instant};
 
-use tarn::Manager;
+use tarn::{Manager, ResetMode};
 
 use crate::eventually;
 use crate::pool::{self, get, handle_error, GetError, Options};
@@ -235,4 +235,92 @@ pub fn sessions_match_the_pool_and_none_survive_dispose<S: LiveServer>(test: &st
         sessions.opened(),
         sessions.closed()
     );
+}
+
+/// A SQL server, whose transactions the reset on return must end (PostgreSQL, MariaDB).
+pub trait SqlServer: LiveServer {
+    /// A scratch table with one row `(id 1, v 0)` and a session of its own, dropped (table
+    /// included) when the value is.
+    type Table;
+
+    /// Creates one, or `None` (after saying why) when the test must skip.
+    fn table(test: &str) -> Option<Self::Table>;
+    /// The table's name.
+    fn table_name(t: &Self::Table) -> &str;
+    /// Locks row 1 from the table's session without waiting; its value, or why not.
+    fn lock_row_now(t: &mut Self::Table) -> Result<i32, String>;
+    /// Runs `sql` (one or more statements) on `c`.
+    fn exec(c: &mut Conn<Self>, sql: &str);
+    /// Whether `c` is inside a transaction.
+    fn in_transaction(c: &mut Conn<Self>) -> bool;
+}
+
+fn reset_options(reset: ResetMode) -> Options {
+    Options {
+        size: 1,
+        reset,
+        ..Options::default()
+    }
+}
+
+/// `ResetMode::Rollback`: the returned connection's transaction ends at once, releasing its
+/// row lock and discarding its write.
+pub fn rollback_on_return_releases_row_locks_and_discards_the_write<S: SqlServer>(test: &str) {
+    let Some(mut t) = S::table(test) else {
+        return;
+    };
+    let (pool, _) = pool::build(S::manager(&S::url()), reset_options(ResetMode::Rollback));
+    let mut c = get(&pool, WAIT).unwrap();
+    let sql = format!("BEGIN; UPDATE {} SET v = 1 WHERE id = 1", S::table_name(&t));
+    S::exec(&mut c, &sql);
+    assert!(
+        S::lock_row_now(&mut t).is_err(),
+        "precondition: the open transaction holds the row lock"
+    );
+    drop(c);
+    let v = S::lock_row_now(&mut t).expect("the row is free as soon as the connection is returned");
+    assert_eq!(v, 0, "the write was rolled back");
+}
+
+/// `ResetMode::Commit`: the returned connection's write persists.
+pub fn commit_on_return_persists_the_write<S: SqlServer>(test: &str) {
+    let Some(mut t) = S::table(test) else {
+        return;
+    };
+    let (pool, _) = pool::build(S::manager(&S::url()), reset_options(ResetMode::Commit));
+    let mut c = get(&pool, WAIT).unwrap();
+    let sql = format!("BEGIN; UPDATE {} SET v = 2 WHERE id = 1", S::table_name(&t));
+    S::exec(&mut c, &sql);
+    drop(c);
+    assert_eq!(
+        S::lock_row_now(&mut t).expect("lock released"),
+        2,
+        "committed"
+    );
+}
+
+/// `ResetMode::None` is dangerous by design: the transaction and its locks travel with the
+/// connection to its next user.
+pub fn none_on_return_leaves_the_transaction_open<S: SqlServer>(test: &str) {
+    let Some(mut t) = S::table(test) else {
+        return;
+    };
+    let (pool, _) = pool::build(S::manager(&S::url()), reset_options(ResetMode::None));
+    let mut c = get(&pool, WAIT).unwrap();
+    let sql = format!("BEGIN; UPDATE {} SET v = 3 WHERE id = 1", S::table_name(&t));
+    S::exec(&mut c, &sql);
+    drop(c);
+    assert!(
+        S::lock_row_now(&mut t).is_err(),
+        "the returned connection still holds the lock"
+    );
+
+    let mut c = get(&pool, WAIT).unwrap();
+    assert!(
+        S::in_transaction(&mut c),
+        "the next user is inside the old transaction"
+    );
+    S::exec(&mut c, "ROLLBACK");
+    drop(c);
+    assert_eq!(S::lock_row_now(&mut t).expect("lock released"), 0);
 }

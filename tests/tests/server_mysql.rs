@@ -11,9 +11,7 @@ use std::time::Duration;
 
 use tarn::managers::mysql::mysql::{self, prelude::Queryable, Conn as Client};
 use tarn::managers::MysqlManager;
-use tarn::ResetMode;
-use tarn_tests::live::{self, LiveServer, WAIT};
-use tarn_tests::pool::{self, get, Options};
+use tarn_tests::live::{self, LiveServer, SqlServer};
 use tarn_tests::server::{self, addr_of, mysql_url};
 use tarn_tests::sessions::Tracked;
 use tarn_tests::unique_name;
@@ -41,7 +39,7 @@ fn manager(url: &str) -> Tracked<MysqlManager> {
     Tracked::new(MysqlManager::from_url(url).expect("valid URL"), session_id)
 }
 
-/// How many of `ids` the server still lists as sessions.
+/// A table with one row `(id 1, v 0)`, dropped when the guard goes.
 struct Table {
     admin: Client,
     name: String,
@@ -82,75 +80,23 @@ impl Drop for Table {
     }
 }
 
-fn options(reset: ResetMode) -> Options {
-    Options {
-        size: 1,
-        reset,
-        ..Options::default()
-    }
-}
-
 #[test]
 fn rollback_on_return_releases_row_locks_and_discards_the_write() {
-    let Some(mut t) = Table::create("rollback_on_return_releases_row_locks_and_discards_the_write")
-    else {
-        return;
-    };
-    let (pool, _) = pool::build(manager(&mysql_url()), options(ResetMode::Rollback));
-    let mut c = get(&pool, WAIT).unwrap();
-    c.query_drop(format!("BEGIN; UPDATE {} SET v = 1 WHERE id = 1", t.name))
-        .unwrap();
-    assert!(
-        t.lock_row_now().is_err(),
-        "precondition: the open transaction holds the row lock"
+    live::rollback_on_return_releases_row_locks_and_discards_the_write::<Mariadb>(
+        "rollback_on_return_releases_row_locks_and_discards_the_write",
     );
-    drop(c);
-    let v = t
-        .lock_row_now()
-        .expect("the row is free as soon as the connection is returned");
-    assert_eq!(v, 0, "the write was rolled back");
 }
 
 #[test]
 fn commit_on_return_persists_the_write() {
-    let Some(mut t) = Table::create("commit_on_return_persists_the_write") else {
-        return;
-    };
-    let (pool, _) = pool::build(manager(&mysql_url()), options(ResetMode::Commit));
-    let mut c = get(&pool, WAIT).unwrap();
-    c.query_drop(format!("BEGIN; UPDATE {} SET v = 2 WHERE id = 1", t.name))
-        .unwrap();
-    drop(c);
-    assert_eq!(t.lock_row_now().expect("lock released"), 2, "committed");
+    live::commit_on_return_persists_the_write::<Mariadb>("commit_on_return_persists_the_write");
 }
 
-/// `ResetMode::None` is dangerous by design: the transaction and its locks travel with the
-/// connection to its next user.
 #[test]
 fn none_on_return_leaves_the_transaction_open() {
-    let Some(mut t) = Table::create("none_on_return_leaves_the_transaction_open") else {
-        return;
-    };
-    let (pool, _) = pool::build(manager(&mysql_url()), options(ResetMode::None));
-    let mut c = get(&pool, WAIT).unwrap();
-    c.query_drop(format!("BEGIN; UPDATE {} SET v = 3 WHERE id = 1", t.name))
-        .unwrap();
-    drop(c);
-    assert!(
-        t.lock_row_now().is_err(),
-        "the returned connection still holds the lock"
+    live::none_on_return_leaves_the_transaction_open::<Mariadb>(
+        "none_on_return_leaves_the_transaction_open",
     );
-
-    let mut c = get(&pool, WAIT).unwrap();
-    let in_tx: Option<i64> = c.query_first("SELECT @@in_transaction").unwrap();
-    assert_eq!(
-        in_tx,
-        Some(1),
-        "the next user is inside the old transaction"
-    );
-    c.query_drop("ROLLBACK").unwrap();
-    drop(c);
-    assert_eq!(t.lock_row_now().expect("lock released"), 0);
 }
 
 struct Mariadb;
@@ -209,6 +155,27 @@ impl LiveServer for Mariadb {
     fn echo(c: &mut Client, i: i32) {
         let n: Option<i32> = c.exec_first("SELECT ?", (i,)).unwrap();
         assert_eq!(n, Some(i));
+    }
+}
+
+impl SqlServer for Mariadb {
+    type Table = Table;
+
+    fn table(test: &str) -> Option<Table> {
+        Table::create(test)
+    }
+    fn table_name(t: &Table) -> &str {
+        &t.name
+    }
+    fn lock_row_now(t: &mut Table) -> Result<i32, String> {
+        t.lock_row_now().map_err(|e| e.to_string())
+    }
+    fn exec(c: &mut Client, sql: &str) {
+        c.query_drop(sql).unwrap();
+    }
+    fn in_transaction(c: &mut Client) -> bool {
+        let in_tx: Option<i64> = c.query_first("SELECT @@in_transaction").unwrap();
+        in_tx == Some(1)
     }
 }
 

@@ -11,9 +11,7 @@ use std::time::Duration;
 
 use tarn::managers::postgres::postgres::{self, Client, NoTls};
 use tarn::managers::PostgresManager;
-use tarn::ResetMode;
-use tarn_tests::live::{self, LiveServer, WAIT};
-use tarn_tests::pool::{self, get, Options};
+use tarn_tests::live::{self, LiveServer, SqlServer};
 use tarn_tests::server::{self, addr_of, postgres_url};
 use tarn_tests::sessions::Tracked;
 use tarn_tests::unique_name;
@@ -82,77 +80,23 @@ impl Drop for Table {
     }
 }
 
-fn options(reset: ResetMode) -> Options {
-    Options {
-        size: 1,
-        reset,
-        ..Options::default()
-    }
-}
-
 #[test]
 fn rollback_on_return_releases_row_locks_and_discards_the_write() {
-    let Some(mut t) = Table::create("rollback_on_return_releases_row_locks_and_discards_the_write")
-    else {
-        return;
-    };
-    let (pool, _) = pool::build(manager(&postgres_url()), options(ResetMode::Rollback));
-    let mut c = get(&pool, WAIT).unwrap();
-    c.batch_execute(&format!("BEGIN; UPDATE {} SET v = 1 WHERE id = 1", t.name))
-        .unwrap();
-    assert!(
-        t.lock_row_now().is_err(),
-        "precondition: the open transaction holds the row lock"
+    live::rollback_on_return_releases_row_locks_and_discards_the_write::<Postgres>(
+        "rollback_on_return_releases_row_locks_and_discards_the_write",
     );
-    drop(c);
-    let v = t
-        .lock_row_now()
-        .expect("the row is free as soon as the connection is returned");
-    assert_eq!(v, 0, "the write was rolled back");
 }
 
 #[test]
 fn commit_on_return_persists_the_write() {
-    let Some(mut t) = Table::create("commit_on_return_persists_the_write") else {
-        return;
-    };
-    let (pool, _) = pool::build(manager(&postgres_url()), options(ResetMode::Commit));
-    let mut c = get(&pool, WAIT).unwrap();
-    c.batch_execute(&format!("BEGIN; UPDATE {} SET v = 2 WHERE id = 1", t.name))
-        .unwrap();
-    drop(c);
-    assert_eq!(t.lock_row_now().expect("lock released"), 2, "committed");
+    live::commit_on_return_persists_the_write::<Postgres>("commit_on_return_persists_the_write");
 }
 
-/// `ResetMode::None` is dangerous by design: the transaction and its locks travel with the
-/// connection to its next user.
 #[test]
 fn none_on_return_leaves_the_transaction_open() {
-    let Some(mut t) = Table::create("none_on_return_leaves_the_transaction_open") else {
-        return;
-    };
-    let (pool, _) = pool::build(manager(&postgres_url()), options(ResetMode::None));
-    let mut c = get(&pool, WAIT).unwrap();
-    c.batch_execute(&format!("BEGIN; UPDATE {} SET v = 3 WHERE id = 1", t.name))
-        .unwrap();
-    drop(c);
-    assert!(
-        t.lock_row_now().is_err(),
-        "the returned connection still holds the lock"
+    live::none_on_return_leaves_the_transaction_open::<Postgres>(
+        "none_on_return_leaves_the_transaction_open",
     );
-
-    let mut c = get(&pool, WAIT).unwrap();
-    let in_tx: Option<i64> = c
-        .query_one("SELECT txid_current_if_assigned()", &[])
-        .unwrap()
-        .get(0);
-    assert!(
-        in_tx.is_some(),
-        "the next user is inside the old transaction"
-    );
-    c.batch_execute("ROLLBACK").unwrap();
-    drop(c);
-    assert_eq!(t.lock_row_now().expect("lock released"), 0);
 }
 
 struct Postgres;
@@ -211,6 +155,30 @@ impl LiveServer for Postgres {
     fn echo(c: &mut Client, i: i32) {
         let n: i32 = c.query_one("SELECT $1::int", &[&i]).unwrap().get(0);
         assert_eq!(n, i);
+    }
+}
+
+impl SqlServer for Postgres {
+    type Table = Table;
+
+    fn table(test: &str) -> Option<Table> {
+        Table::create(test)
+    }
+    fn table_name(t: &Table) -> &str {
+        &t.name
+    }
+    fn lock_row_now(t: &mut Table) -> Result<i32, String> {
+        t.lock_row_now().map_err(|e| e.to_string())
+    }
+    fn exec(c: &mut Client, sql: &str) {
+        c.batch_execute(sql).unwrap();
+    }
+    fn in_transaction(c: &mut Client) -> bool {
+        let xid: Option<i64> = c
+            .query_one("SELECT txid_current_if_assigned()", &[])
+            .unwrap()
+            .get(0);
+        xid.is_some()
     }
 }
 
