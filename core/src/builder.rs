@@ -92,7 +92,8 @@ impl<M: Manager, E, K, I> Builder<M, E, K, I> {
         self
     }
 
-    /// FIFO or LIFO hand-out of idle connections. Defaults to [`IdleOrder::Fifo`].
+    /// FIFO, LIFO or per-caller affinity ([`IdleOrder::Affinity`], with a
+    /// [`Hint`](crate::Hint)) hand-out of idle connections. Defaults to [`IdleOrder::Fifo`].
     pub fn idle_order(mut self, order: IdleOrder) -> Self {
         self.settings.order = order;
         self

@@ -37,8 +37,9 @@
 //!
 //! # Features
 //!
-//! - `alloc` (default): [`Pool`] and [`Builder`], and FIFO order through crossbeam's
-//!   `ArrayQueue`. Without it only [`FixedPool`] exists.
+//! - `alloc` (default): [`Pool`] and [`Builder`], FIFO order through crossbeam's
+//!   `ArrayQueue`, and the affinity order ([`IdleOrder::Affinity`] with a [`Hint`]). Without
+//!   it only [`FixedPool`] exists.
 //! - `portable-atomic`: atomics through `portable-atomic`, for targets without
 //!   compare-and-swap (thumbv6m, riscv32imc); there the idle order is LIFO.
 //! - `testing`: [`testing::ScriptedManager`] and [`testing::ManualClock`], for tests.
@@ -88,4 +89,4 @@ pub use stack::MAX_CAPACITY;
 pub use state::State;
 #[cfg(feature = "alloc")]
 pub use storage::HeapStorage;
-pub use storage::{ArrayStorage, IdleOrder, Storage};
+pub use storage::{ArrayStorage, Hint, IdleOrder, Storage};

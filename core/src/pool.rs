@@ -47,7 +47,7 @@ use crate::manager::{Manager, ResetMode};
 use crate::settings::Settings;
 use crate::slot::{Entry, Slot, SlotRef};
 use crate::state::State;
-use crate::storage::{ArrayStorage, Storage};
+use crate::storage::{ArrayStorage, Hint, Storage};
 use crate::sync::{AtomicIsize, AtomicU8, AtomicUsize, Ordering};
 
 /// The engine of every tarn pool, generic over where it keeps its slots.
@@ -311,7 +311,44 @@ where
     where
         P: PoolPtr + Deref<Target = Self>,
     {
-        let (idx, entry) = pool.acquire()?;
+        Self::try_checkout_in_hinted(pool, &mut Hint::new())
+    }
+
+    /// Like [`try_checkout`](Self::try_checkout), starting from `hint` and updating it: what
+    /// makes [`IdleOrder::Affinity`](crate::IdleOrder::Affinity) hand each thread the
+    /// connection it used last. Other idle orders ignore the hint.
+    ///
+    /// # Errors
+    ///
+    /// As [`try_checkout`](Self::try_checkout).
+    ///
+    /// # Examples
+    ///
+    /// See [`Hint`].
+    #[inline(always)]
+    pub fn try_checkout_hinted(
+        &self,
+        hint: &mut Hint,
+    ) -> Result<Pooled<&Self>, CheckoutError<M::Error>> {
+        Self::try_checkout_in_hinted(self, hint)
+    }
+
+    /// [`try_checkout_in`](Self::try_checkout_in) with a [`Hint`], as
+    /// [`try_checkout_hinted`](Self::try_checkout_hinted).
+    ///
+    /// # Errors
+    ///
+    /// As [`try_checkout`](Self::try_checkout).
+    #[inline(always)]
+    pub fn try_checkout_in_hinted<P>(
+        pool: P,
+        hint: &mut Hint,
+    ) -> Result<Pooled<P>, CheckoutError<M::Error>>
+    where
+        P: PoolPtr + Deref<Target = Self>,
+    {
+        let (idx, entry) = pool.acquire(hint.0)?;
+        hint.0 = idx;
         let slot = pool.slot_ref(idx, entry);
         // SAFETY: `acquire` handed this thread slot `idx` of `*pool`, holding a connection
         // ready to hand out, and `entry` is the pointer to its entry that `Slot::occupied` /
@@ -329,7 +366,9 @@ where
     pub fn dispose(&self) {
         self.invalidate_all();
         crate::sync::seqcst_for_loom();
-        while let Some(idx) = self.storage.idle_pop() {
+        let mut hint = 0;
+        while let Some(idx) = self.storage.idle_pop(hint) {
+            hint = idx;
             // SAFETY: the index was popped from the idle queue: this thread owns slot `idx`,
             // and idle slots hold a connection.
             drop(unsafe { Held::popped(self, idx) });
@@ -360,7 +399,7 @@ where
         // `idx` came from this pool's own queues, which only hold indices below capacity; the
         // bounds check stays anyway (once per checkout: guards of a heap pool do not look
         // their slot up again, see `owned_entry`).
-        &self.storage.slots()[idx as usize]
+        self.storage.slot(idx)
     }
 
     /// The word a guard keeps for slot `idx`, whose entry `entry` points to (see [`SlotRef`]):
@@ -412,15 +451,9 @@ where
         if S::SLOTS_STAY {
             // SAFETY: `slot_ref` stored the `entry` field (it tests the same constant).
             let entry = unsafe { slot.entry };
-            // The entry lies inside slot `idx` of this pool's slot array (the caller's
-            // contract), at an offset below the size of a slot, so the byte distance from the
-            // array's start, divided by that size, rounds down to `idx`. Plain address
-            // arithmetic: nothing is dereferenced.
-            let start = self.storage.slots().as_ptr() as usize;
-            let idx = (entry.as_ptr() as usize).wrapping_sub(start)
-                / core::mem::size_of::<Slot<M::Connection, I>>();
-            debug_assert!(idx < self.storage.slots().len());
-            idx as u32
+            // The entry lies inside slot `idx` of this pool's storage (the caller's
+            // contract), which the storage finds by address arithmetic alone.
+            self.storage.index_of(entry.as_ptr())
         } else {
             // SAFETY: `slot_ref` stored the `idx` field (it tests the same constant).
             unsafe { slot.idx as u32 }
@@ -463,8 +496,8 @@ where
     /// The common case (an idle connection that needs no replacing and no ping) stays small
     /// enough to inline into the caller; everything else is out of line.
     #[inline(always)]
-    fn acquire(&self) -> Result<(u32, OwnedEntry<M, I>), CheckoutError<M::Error>> {
-        if let Some(idx) = self.storage.idle_pop() {
+    fn acquire(&self, hint: u32) -> Result<(u32, OwnedEntry<M, I>), CheckoutError<M::Error>> {
+        if let Some(idx) = self.storage.idle_pop(hint) {
             // SAFETY: the index was popped from the idle queue: this thread owns slot `idx`,
             // and idle slots hold a connection.
             let mut held = unsafe { Held::popped(self, idx) };
@@ -742,10 +775,14 @@ where
     #[cold]
     #[inline(never)]
     fn sweep_stale(&self) {
+        // Under the affinity order each pop starts after the slot looked at last, so a fresh
+        // connection parked again is not found again at once.
+        let mut next = 0;
         for _ in 0..self.storage.idle_len() {
-            let Some(idx) = self.storage.idle_pop() else {
+            let Some(idx) = self.storage.idle_pop(next) else {
                 return;
             };
+            next = idx + 1;
             // SAFETY: the index was popped from the idle queue: this thread owns slot `idx`,
             // and idle slots hold a connection.
             let mut held = unsafe { Held::popped(self, idx) };
@@ -817,8 +854,10 @@ where
 impl<M: Manager, E, K, I, S: Storage<M::Connection, I>> Drop for RawPool<M, E, K, I, S> {
     /// Closes every idle connection. (No connection can be out: guards borrow or own the pool.)
     fn drop(&mut self) {
-        while let Some(idx) = self.storage.idle_pop() {
-            let slot = &self.storage.slots()[idx as usize];
+        let mut hint = 0;
+        while let Some(idx) = self.storage.idle_pop(hint) {
+            hint = idx;
+            let slot = self.storage.slot(idx);
             // SAFETY: the index was popped from the idle queue, and `&mut self` means no guard
             // or other thread can hold any slot.
             if let Some(entry) = unsafe { slot.take() } {

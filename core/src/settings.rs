@@ -34,7 +34,8 @@ pub struct Settings {
     /// Ping an idle connection before handing it out, replacing it if the ping fails.
     /// Default `false`.
     pub pre_ping: bool,
-    /// FIFO or LIFO hand-out of idle connections. Default [`IdleOrder::Fifo`].
+    /// FIFO, LIFO or affinity hand-out of idle connections. Default [`IdleOrder::Fifo`]. A
+    /// [`FixedPool`](crate::FixedPool) is always LIFO.
     pub order: IdleOrder,
 }
 

@@ -7,12 +7,13 @@
 //! | where the index is              | who may touch the slot's cell            | the cell holds |
 //! |---------------------------------|------------------------------------------|----------------|
 //! | the free stack                  | nobody                                   | `None`         |
-//! | the idle queue                  | nobody                                   | `Some(entry)`  |
+//! | the idle queue (or, for the affinity order, the slot's `parked` flag is set) | nobody | `Some(entry)` |
 //! | a thread that popped it / a guard| that thread (or the guard's owner) only | `Some(entry)` while a connection is in use, `None` while one is being opened |
 //!
 //! Indices move between those places only through the free stack and the idle queue,
-//! whose push is a `Release` and whose pop an `Acquire`: whatever one owner wrote into the
-//! cell is visible to the next. That is the whole argument for the `unsafe` in this file;
+//! whose push is a `Release` and whose pop an `Acquire` (for the affinity order: setting the
+//! flag, a `Release` store, and the compare-and-swap that clears it, an `Acquire` that only
+//! one thread can win): whatever one owner wrote into the cell is visible to the next. That is the whole argument for the `unsafe` in this file;
 //! the pool upholds it by popping before touching and touching before pushing.
 //!
 //! The owner of a slot may keep a pointer to the slot's entry ([`Slot::occupied`]) and use

@@ -3,14 +3,17 @@
 //! [`FixedPool`](crate::FixedPool) in a `static`).
 //!
 //! Both hold the same three things: the slots, the free stack (indices of empty slots) and
-//! the idle queue (indices of slots holding an idle connection, at most `pool_size`). The
-//! idle queue is tarn's tagged [`IndexStack`] (LIFO) or, with `alloc` on targets with
-//! compare-and-swap, crossbeam's `ArrayQueue` (FIFO). Both honour the same contract:
-//! bounded, `push` gives the index back when full, `Release` on push and `Acquire` on pop.
+//! the idle set (slots holding an idle connection, at most `pool_size`). The idle set is
+//! tarn's tagged [`IndexStack`] (LIFO), crossbeam's `ArrayQueue` (FIFO; with `alloc` on
+//! targets with compare-and-swap), or, for [`IdleOrder::Affinity`], no queue at all: a flag
+//! in each slot that says "idle here, claim me" (see [`Parked`]). All three honour the same
+//! contract: bounded by `pool_size`, `push` gives the index back when full, `Release` on
+//! push and `Acquire` on pop, both `SeqCst` as the adapter's wake-up argument needs
+//! (`pool.rs`).
 
-use crate::slot::Slot;
+use crate::slot::{Entry, Slot};
 use crate::stack::IndexStack;
-use crate::sync::AtomicU32;
+use crate::sync::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 
 /// The order in which idle connections are handed out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -22,6 +25,57 @@ pub enum IdleOrder {
     /// Most recently returned first (the reference's later `use_lifo`): hot connections stay
     /// hot and the rest age out through recycle. Lock-free, needs no allocator.
     Lifo,
+    /// No shared queue: each idle connection stays parked in its own slot, and a checkout
+    /// first tries the slot its thread used last (a [`Hint`](crate::Hint) the caller keeps,
+    /// as the std adapter does per thread), then the others in turn.
+    ///
+    /// With at least as many connections as threads, each thread settles on a connection of
+    /// its own, and a checkout and checkin touch only that slot's cache line, which no other
+    /// core wants. Queue-based orders move the queue's shared cache lines between cores on
+    /// every operation, which costs more than the rest of the cycle as soon as two cores
+    /// check out at once (BENCHMARKS.md measures both). The price:
+    ///
+    /// - no order among idle connections: a thread keeps reusing the connection it had;
+    /// - a checkout that finds its hinted slot taken scans the others, so a checkout on an
+    ///   exhausted pool costs O(capacity);
+    /// - with `max_overflow > 0` the pool counts its idle connections in one shared counter
+    ///   (to keep at most `pool_size`), which brings back one contended cache line; with
+    ///   `max_overflow == 0` every slot may be idle and nothing is counted.
+    ///
+    /// Heap pools only (a [`FixedPool`](crate::FixedPool) is always LIFO).
+    Affinity,
+}
+
+/// Where a caller last found a connection: the slot an [`IdleOrder::Affinity`] checkout tries
+/// first.
+///
+/// Keep one per thread (the std adapter keeps it in a thread-local) and pass it to every
+/// checkout with [`RawPool::try_checkout_hinted`](crate::RawPool::try_checkout_hinted); the
+/// checkout updates it. It is only a starting point: a hint from another pool, or a stale
+/// one, costs a longer scan, never a wrong result. Other idle orders ignore it.
+///
+/// ```
+/// use tarn_core::{Builder, Hint, IdleOrder, testing::ScriptedManager};
+///
+/// let pool = Builder::new(ScriptedManager::new())
+///     .pool_size(4)
+///     .max_overflow(0)
+///     .idle_order(IdleOrder::Affinity)
+///     .build()?;
+/// let mut hint = Hint::new();
+/// let first = pool.try_checkout_hinted(&mut hint).unwrap().id;
+/// // Returned and checked out again from the same hint: the same connection.
+/// assert_eq!(pool.try_checkout_hinted(&mut hint).unwrap().id, first);
+/// # Ok::<(), tarn_core::BuildError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Hint(pub(crate) u32);
+
+impl Hint {
+    /// A hint that starts at the first slot.
+    pub const fn new() -> Self {
+        Hint(0)
+    }
 }
 
 mod sealed {
@@ -41,12 +95,19 @@ pub trait Storage<C, I>: sealed::Sealed {
     /// it looks its slot up from the pool at every access.
     #[doc(hidden)]
     const SLOTS_STAY: bool;
+    /// Slot `idx` (panics if `idx` is not below the capacity).
     #[doc(hidden)]
-    fn slots(&self) -> &[Slot<C, I>];
+    fn slot(&self, idx: u32) -> &Slot<C, I>;
+    /// The index of the slot whose entry `entry` points into. Only for storage whose slots
+    /// stay ([`SLOTS_STAY`](Self::SLOTS_STAY)); plain address arithmetic, nothing is read.
+    #[doc(hidden)]
+    fn index_of(&self, entry: *const Entry<C, I>) -> u32;
     #[doc(hidden)]
     fn idle_push(&self, idx: u32) -> Result<(), u32>;
+    /// Takes an idle slot: under [`IdleOrder::Affinity`] the scan starts at `hint`; the
+    /// queues ignore it.
     #[doc(hidden)]
-    fn idle_pop(&self) -> Option<u32>;
+    fn idle_pop(&self, hint: u32) -> Option<u32>;
     #[doc(hidden)]
     fn idle_len(&self) -> usize;
     #[doc(hidden)]
@@ -64,6 +125,68 @@ enum Idle {
     Lifo(IndexStack),
     #[cfg(all(target_has_atomic = "ptr", not(tarn_loom)))]
     Fifo(crossbeam_queue::ArrayQueue<u32>),
+    Affinity(Parked),
+}
+
+/// The idle set of [`IdleOrder::Affinity`]: the `parked` flags in the slots, and a count
+/// when the pool could otherwise keep more than `pool_size` idle.
+///
+/// A slot whose flag is set holds an idle connection and is owned by nobody; a thread comes
+/// to own it by swapping the flag from `true` to `false` (`SeqCst`, so `Acquire`), and gives
+/// it back by storing `true` (`SeqCst`, so `Release`). That is the slot protocol of
+/// `slot.rs`, with the flag in place of a queue: whatever one owner wrote into the slot is
+/// visible to the next, and only one thread can win the swap.
+#[cfg(feature = "alloc")]
+#[derive(Debug)]
+struct Parked {
+    /// At most this many may be parked: `pool_size`.
+    bound: usize,
+    /// Whether `idle` is kept: only when the pool has more slots than `bound`. With
+    /// `max_overflow == 0` every slot may be parked, and the counter (the one cache line
+    /// every checkout and checkin would share) is left alone.
+    counted: bool,
+    /// Slots parked, plus parks in progress, plus claims whose decrement is still to come.
+    /// It may overstate for a moment (a claim decrements after its swap), so a checkin that
+    /// races a checkout may close a connection the pool had room for; it never understates,
+    /// so at most `bound` slots are ever parked.
+    idle: Padded<AtomicUsize>,
+}
+
+/// A value alone on its cache line(s), so that threads writing neighbours never contend for
+/// the line (128 bytes where the hardware prefetches lines in pairs).
+#[cfg(feature = "alloc")]
+#[cfg_attr(
+    any(
+        target_arch = "x86_64",
+        target_arch = "aarch64",
+        target_arch = "powerpc64"
+    ),
+    repr(C, align(128))
+)]
+#[cfg_attr(
+    not(any(
+        target_arch = "x86_64",
+        target_arch = "aarch64",
+        target_arch = "powerpc64"
+    )),
+    repr(C, align(64))
+)]
+#[derive(Debug)]
+struct Padded<T>(T);
+
+/// One slot of a heap pool: the slot, and its flag for [`IdleOrder::Affinity`].
+///
+/// Each on its own cache line(s): two threads using neighbouring slots (every order does
+/// that under load) would otherwise write the same line. The slot comes first (`repr(C)`),
+/// so an entry's address lies in `[start of its HeapSlot, start + size)`: `index_of` relies
+/// on it.
+#[cfg(feature = "alloc")]
+#[derive(Debug)]
+#[repr(C)]
+struct HeapSlot<C, I> {
+    slot: Slot<C, I>,
+    /// Affinity order only: the slot holds an idle connection and nobody owns it.
+    parked: AtomicBool,
 }
 
 /// Slots and queues allocated once, when the pool is built.
@@ -75,7 +198,7 @@ pub struct HeapStorage<C, I> {
     /// allocation whenever it is moved, which would make the pointers checked-out guards keep
     /// into the slots (`SLOTS_STAY`) invalid under Rust's aliasing rules if the pool were
     /// moved; a `Vec`'s buffer pointer carries no such assertion.
-    slots: alloc::vec::Vec<Slot<C, I>>,
+    slots: alloc::vec::Vec<Padded<HeapSlot<C, I>>>,
     /// `next` links shared by the free stack and a LIFO idle queue: an index is in at most
     /// one of them at a time.
     links: alloc::boxed::Box<[AtomicU32]>,
@@ -90,13 +213,25 @@ impl<C, I> HeapStorage<C, I> {
     /// The caller has checked `1 <= capacity <= MAX_CAPACITY`, `pool_size <= capacity`,
     /// and that FIFO is available.
     pub(crate) fn new(capacity: usize, pool_size: usize, order: IdleOrder) -> Self {
-        let slots = (0..capacity).map(|_| Slot::new()).collect();
+        let slots = (0..capacity)
+            .map(|_| {
+                Padded(HeapSlot {
+                    slot: Slot::new(),
+                    parked: AtomicBool::new(false),
+                })
+            })
+            .collect();
         let links = (0..capacity).map(|_| AtomicU32::new(0)).collect();
         let idle = match order {
             #[cfg(all(target_has_atomic = "ptr", not(tarn_loom)))]
             IdleOrder::Fifo if pool_size > 0 => {
                 Idle::Fifo(crossbeam_queue::ArrayQueue::new(pool_size))
             }
+            IdleOrder::Affinity => Idle::Affinity(Parked {
+                bound: pool_size,
+                counted: capacity > pool_size,
+                idle: Padded(AtomicUsize::new(0)),
+            }),
             _ => Idle::Lifo(IndexStack::new(capacity, pool_size)),
         };
         let storage = HeapStorage {
@@ -115,6 +250,60 @@ impl<C, I> HeapStorage<C, I> {
 }
 
 #[cfg(feature = "alloc")]
+impl<C, I> HeapStorage<C, I> {
+    /// Parks slot `idx`, which the caller owns and which holds a connection: from now on any
+    /// thread may claim it. Gives the index back if `pool_size` are parked already.
+    #[inline]
+    fn park(&self, p: &Parked, idx: u32) -> Result<(), u32> {
+        if p.counted && p.idle.0.fetch_add(1, Ordering::SeqCst) >= p.bound {
+            p.idle.0.fetch_sub(1, Ordering::SeqCst);
+            return Err(idx);
+        }
+        // `Release` half: the owner's writes to the slot happen before whoever claims it
+        // next reads them. `SeqCst` half: the adapter's wake-up argument (`pool.rs`).
+        self.slots[idx as usize]
+            .0
+            .parked
+            .store(true, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Claims a parked slot, trying `hint` first and then the following slots, round the
+    /// array once. The caller owns the slot it returns.
+    ///
+    /// Out of line: inlined, its loop made the compiler keep the FIFO queue's pop out of line
+    /// instead (callgrind: 9 more instructions per tarn-core cycle, 26 per adapter cycle).
+    #[inline(never)]
+    fn claim(&self, p: &Parked, hint: u32) -> Option<u32> {
+        let n = self.slots.len();
+        let mut i = hint as usize;
+        if i >= n {
+            i = 0;
+        }
+        for _ in 0..n {
+            let parked = &self.slots[i].0.parked;
+            // Read before swapping: a slot in use is only read, so its line stays shared
+            // instead of being pulled away from the core that uses it.
+            if parked.load(Ordering::SeqCst)
+                && parked
+                    .compare_exchange(true, false, Ordering::SeqCst, Ordering::SeqCst)
+                    .is_ok()
+            {
+                if p.counted {
+                    p.idle.0.fetch_sub(1, Ordering::SeqCst);
+                }
+                return Some(i as u32);
+            }
+            i += 1;
+            if i == n {
+                i = 0;
+            }
+        }
+        None
+    }
+}
+
+#[cfg(feature = "alloc")]
 impl<C, I> sealed::Sealed for HeapStorage<C, I> {}
 
 #[cfg(feature = "alloc")]
@@ -123,8 +312,19 @@ impl<C, I> Storage<C, I> for HeapStorage<C, I> {
     // so that every access to a slot's cell goes through loom's `UnsafeCell` and is checked.
     const SLOTS_STAY: bool = cfg!(not(tarn_loom));
     #[inline]
-    fn slots(&self) -> &[Slot<C, I>] {
-        &self.slots
+    fn slot(&self, idx: u32) -> &Slot<C, I> {
+        &self.slots[idx as usize].0.slot
+    }
+    #[inline]
+    fn index_of(&self, entry: *const Entry<C, I>) -> u32 {
+        // The entry lies inside one `Padded<HeapSlot>` of the array, at an offset below its
+        // size (`HeapSlot` docs), so the byte distance from the array's start, divided by that
+        // size, rounds down to the slot's index.
+        let start = self.slots.as_ptr() as usize;
+        let idx =
+            (entry as usize).wrapping_sub(start) / core::mem::size_of::<Padded<HeapSlot<C, I>>>();
+        debug_assert!(idx < self.slots.len());
+        idx as u32
     }
     #[inline]
     fn idle_push(&self, idx: u32) -> Result<(), u32> {
@@ -134,14 +334,16 @@ impl<C, I> Storage<C, I> for HeapStorage<C, I> {
             Idle::Lifo(s) => s.push_outlined(&self.links, idx),
             #[cfg(all(target_has_atomic = "ptr", not(tarn_loom)))]
             Idle::Fifo(q) => q.push(idx),
+            Idle::Affinity(p) => self.park(p, idx),
         }
     }
     #[inline]
-    fn idle_pop(&self) -> Option<u32> {
+    fn idle_pop(&self, hint: u32) -> Option<u32> {
         match &self.idle {
             Idle::Lifo(s) => s.pop(&self.links),
             #[cfg(all(target_has_atomic = "ptr", not(tarn_loom)))]
             Idle::Fifo(q) => q.pop(),
+            Idle::Affinity(p) => self.claim(p, hint),
         }
     }
     #[inline]
@@ -150,6 +352,12 @@ impl<C, I> Storage<C, I> for HeapStorage<C, I> {
             Idle::Lifo(s) => s.len(),
             #[cfg(all(target_has_atomic = "ptr", not(tarn_loom)))]
             Idle::Fifo(q) => q.len(),
+            Idle::Affinity(p) if p.counted => p.idle.0.load(Ordering::SeqCst),
+            Idle::Affinity(_) => self
+                .slots
+                .iter()
+                .filter(|s| s.0.parked.load(Ordering::SeqCst))
+                .count(),
         }
     }
     #[inline]
@@ -208,15 +416,18 @@ impl<C, I, const N: usize> Storage<C, I> for ArrayStorage<C, I, N> {
     // The slots are inline: they move with the pool.
     const SLOTS_STAY: bool = false;
     #[inline]
-    fn slots(&self) -> &[Slot<C, I>] {
-        &self.slots
+    fn slot(&self, idx: u32) -> &Slot<C, I> {
+        &self.slots[idx as usize]
+    }
+    fn index_of(&self, _entry: *const Entry<C, I>) -> u32 {
+        unreachable!("the inline slots move with the pool: guards keep indices")
     }
     #[inline]
     fn idle_push(&self, idx: u32) -> Result<(), u32> {
         self.idle.push(&self.links, idx)
     }
     #[inline]
-    fn idle_pop(&self) -> Option<u32> {
+    fn idle_pop(&self, _hint: u32) -> Option<u32> {
         self.idle.pop(&self.links)
     }
     #[inline]

@@ -12,13 +12,13 @@
 //! track every access to a slot.
 
 #[cfg(tarn_loom)]
-pub(crate) use loom::sync::atomic::{AtomicIsize, AtomicU32, AtomicU8, AtomicUsize};
+pub(crate) use loom::sync::atomic::{AtomicBool, AtomicIsize, AtomicU32, AtomicU8, AtomicUsize};
 
 #[cfg(all(not(tarn_loom), feature = "portable-atomic"))]
-pub(crate) use portable_atomic::{AtomicIsize, AtomicU32, AtomicU8, AtomicUsize};
+pub(crate) use portable_atomic::{AtomicBool, AtomicIsize, AtomicU32, AtomicU8, AtomicUsize};
 
 #[cfg(all(not(tarn_loom), not(feature = "portable-atomic")))]
-pub(crate) use core::sync::atomic::{AtomicIsize, AtomicU32, AtomicU8, AtomicUsize};
+pub(crate) use core::sync::atomic::{AtomicBool, AtomicIsize, AtomicU32, AtomicU8, AtomicUsize};
 
 pub(crate) use core::sync::atomic::Ordering;
 
