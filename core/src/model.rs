@@ -13,7 +13,9 @@
 //! The model is written from the rules, not from the implementation:
 //!
 //! - a checkout takes an idle connection (FIFO: the one returned longest ago; LIFO: the one
-//!   returned last); one from before `invalidate_all`/`dispose`, or older than the recycle
+//!   returned last; affinity: the one in the first slot at or after the slot handed out
+//!   last, round the slots, where a new connection takes the empty slot freed last and the
+//!   first empty slots go in index order); one from before `invalidate_all`/`dispose`, or older than the recycle
 //!   age (`now - born > recycle`), is closed and replaced; with pre-ping, a failed ping
 //!   replaces it too, and a ping that says "disconnected" also invalidates the whole pool;
 //! - with nothing idle, a checkout opens a connection if fewer than
@@ -59,7 +61,7 @@ use crate::guard::Pooled;
 use crate::manager::ResetMode;
 use crate::pool::RawPool;
 use crate::settings::Settings;
-use crate::storage::{ArrayStorage, HeapStorage, IdleOrder, Storage};
+use crate::storage::{ArrayStorage, HeapStorage, Hint, IdleOrder, Storage};
 use crate::sync::{AtomicU8, AtomicUsize, Ordering};
 use crate::testing::{ManualClock, ScriptedConn, ScriptedError, ScriptedManager};
 
@@ -108,7 +110,7 @@ impl Config {
     /// Reads a configuration from four bytes (missing bytes count as 0):
     ///
     /// - byte 0: bit 0 fixed storage, bits 1–2 `pool_size`, bits 3–4 `max_overflow`,
-    ///   bit 5 LIFO, bit 6 pre-ping;
+    ///   bit 5 LIFO, bit 6 pre-ping, bit 7 affinity (over bit 5; heap storage only);
     /// - byte 1: bit 0 set means a recycle age of `(byte >> 1) % 8` ticks;
     /// - byte 2: reset mode (`% 3`: rollback, commit, none);
     /// - byte 3: threads (`2 + byte % 2`).
@@ -123,7 +125,9 @@ impl Config {
             },
             pool_size: usize::from((b0 >> 1) & 3),
             max_overflow: usize::from((b0 >> 3) & 3),
-            order: if b0 & 0x20 != 0 {
+            order: if b0 & 0x80 != 0 {
+                IdleOrder::Affinity
+            } else if b0 & 0x20 != 0 {
                 IdleOrder::Lifo
             } else {
                 IdleOrder::Fifo
@@ -384,6 +388,8 @@ pub struct Report {
 #[derive(Debug, Clone, Copy)]
 struct MConn {
     id: usize,
+    /// The slot it lives in (what the affinity order hands out by).
+    slot: usize,
     epoch: u64,
     born: u64,
     soft: bool,
@@ -393,6 +399,8 @@ struct MConn {
 #[derive(Debug, Default)]
 struct MPool {
     idle: VecDeque<MConn>,
+    /// Empty slots, the next one to use last.
+    free: Vec<usize>,
     /// Connections open (idle or out).
     open: usize,
     epoch: u64,
@@ -438,6 +446,8 @@ struct Model {
     closes: Vec<u8>,
     /// Ids closed by the current operation.
     touched: Vec<usize>,
+    /// The slot of the connection handed out last (the runner's `Hint`).
+    hint: usize,
 }
 
 fn take(n: &mut usize) -> bool {
@@ -446,6 +456,23 @@ fn take(n: &mut usize) -> bool {
         true
     } else {
         false
+    }
+}
+
+impl MPool {
+    fn new(capacity: usize) -> Self {
+        MPool {
+            free: (0..capacity).rev().collect(),
+            ..MPool::default()
+        }
+    }
+
+    /// Puts the idle connections in the order the affinity order's scans find them when
+    /// starting from slot 0 (`dispose`, dropping the pool).
+    fn sort_idle(&mut self, order: IdleOrder) {
+        if order == IdleOrder::Affinity {
+            self.idle.make_contiguous().sort_by_key(|c| c.slot);
+        }
     }
 }
 
@@ -476,8 +503,9 @@ impl Model {
             hook_disconnects: 0,
             closes: Vec::new(),
             touched: Vec::new(),
+            hint: 0,
         };
-        m.pools.push(MPool::default());
+        m.pools.push(MPool::new(capacity));
         m
     }
 
@@ -493,8 +521,8 @@ impl Model {
         self.closes.iter().map(|&c| usize::from(c)).sum()
     }
 
-    /// `Manager::connect` into pool `p` (whose capacity is already counted).
-    fn connect(&mut self, p: usize) -> Option<MConn> {
+    /// `Manager::connect` into pool `p` (whose capacity is already counted), in `slot`.
+    fn connect(&mut self, p: usize, slot: usize) -> Option<MConn> {
         if take(&mut self.fail_connects) {
             return None;
         }
@@ -507,6 +535,7 @@ impl Model {
         }
         Some(MConn {
             id,
+            slot,
             epoch: self.pools[p].epoch,
             born: if self.recycle.is_some() { self.now } else { 0 },
             soft: false,
@@ -519,6 +548,12 @@ impl Model {
         let popped = match self.order {
             IdleOrder::Fifo => self.pools[p].idle.pop_front(),
             IdleOrder::Lifo => self.pools[p].idle.pop_back(),
+            IdleOrder::Affinity => {
+                let (n, hint) = (self.capacity, self.hint);
+                let idle = &mut self.pools[p].idle;
+                let first = (0..idle.len()).min_by_key(|&k| (idle[k].slot + n - hint) % n);
+                first.and_then(|k| idle.remove(k))
+            }
         };
         if let Some(conn) = popped {
             let too_old = self
@@ -526,7 +561,7 @@ impl Model {
                 .is_some_and(|age| self.now.saturating_sub(conn.born) > age);
             if conn.epoch != self.pools[p].epoch || too_old {
                 self.close(conn);
-                return self.replace(p);
+                return self.replace(p, conn.slot);
             }
             if self.pre_ping {
                 self.pings += 1;
@@ -536,7 +571,7 @@ impl Model {
                         self.pools[p].epoch += 1;
                     }
                     self.close(conn);
-                    return self.replace(p);
+                    return self.replace(p, conn.slot);
                 }
             }
             return self.hand_out(p, conn);
@@ -545,15 +580,27 @@ impl Model {
             return Outcome::WouldBlock;
         }
         self.pools[p].open += 1;
-        self.replace(p)
+        let slot = self.pools[p]
+            .free
+            .pop()
+            .expect("a free slot for every unit of capacity");
+        self.replace(p, slot)
     }
 
-    /// Opens a connection in capacity already counted for pool `p`, and hands it out.
-    fn replace(&mut self, p: usize) -> Outcome {
-        match self.connect(p) {
+    /// Gives up a connection's slot and its capacity in pool `p` (after a close, a detach or
+    /// a failed connect).
+    fn free_slot(&mut self, p: usize, slot: usize) {
+        self.pools[p].open -= 1;
+        self.pools[p].free.push(slot);
+    }
+
+    /// Opens a connection in capacity already counted for pool `p`, in `slot`, and hands it
+    /// out.
+    fn replace(&mut self, p: usize, slot: usize) -> Outcome {
+        match self.connect(p, slot) {
             Some(conn) => self.hand_out(p, conn),
             None => {
-                self.pools[p].open -= 1;
+                self.free_slot(p, slot);
                 Outcome::Connect
             }
         }
@@ -565,17 +612,18 @@ impl Model {
             if !take(&mut self.hook_disconnects) {
                 self.held.push((p, conn));
                 self.pools[p].out += 1;
+                self.hint = conn.slot;
                 return Outcome::Conn(conn.id);
             }
             self.close(conn);
             if attempt == 1 {
-                self.pools[p].open -= 1;
+                self.free_slot(p, conn.slot);
                 return Outcome::Disconnected;
             }
-            match self.connect(p) {
+            match self.connect(p, conn.slot) {
                 Some(fresh) => conn = fresh,
                 None => {
-                    self.pools[p].open -= 1;
+                    self.free_slot(p, conn.slot);
                     return Outcome::Connect;
                 }
             }
@@ -597,7 +645,7 @@ impl Model {
     /// Closes a connection that leaves pool `p`.
     fn close_out(&mut self, p: usize, conn: MConn) {
         self.close(conn);
-        self.pools[p].open -= 1;
+        self.free_slot(p, conn.slot);
     }
 
     /// Returns `Err(())` where the reset failed.
@@ -633,6 +681,7 @@ impl Model {
 
     fn drop_pool(&mut self, p: usize) {
         self.pools[p].dropped = true;
+        self.pools[p].sort_idle(self.order);
         while let Some(conn) = self.pools[p].idle.pop_front() {
             self.close_out(p, conn);
         }
@@ -641,6 +690,7 @@ impl Model {
     fn dispose(&mut self) {
         let p = self.current;
         self.pools[p].epoch += 1;
+        self.pools[p].sort_idle(self.order);
         while let Some(conn) = self.pools[p].idle.pop_front() {
             self.close_out(p, conn);
         }
@@ -648,7 +698,7 @@ impl Model {
 
     fn recreate(&mut self) {
         let old = self.current;
-        self.pools.push(MPool::default());
+        self.pools.push(MPool::new(self.capacity));
         self.current = self.pools.len() - 1;
         self.maybe_drop(old);
     }
@@ -728,6 +778,8 @@ struct Runner<S: Storage<ScriptedConn, ()>> {
     pool: Arc<TestPool<S>>,
     held: Vec<Pooled<Arc<TestPool<S>>>>,
     detached: Vec<ScriptedConn>,
+    /// Kept across checkouts, as a thread would (the affinity order starts from it).
+    hint: Hint,
     model: Model,
     report: Report,
 }
@@ -740,6 +792,7 @@ impl<S: Storage<ScriptedConn, ()>> Runner<S> {
             pool: Arc::new(pool),
             held: Vec::new(),
             detached: Vec::new(),
+            hint: Hint::new(),
             model: Model::new(config),
             report: Report {
                 pools: 1,
@@ -786,28 +839,29 @@ impl<S: Storage<ScriptedConn, ()>> Runner<S> {
         match op {
             Op::Checkout => {
                 let want = m.checkout();
-                let got = match RawPool::try_checkout_in(Arc::clone(&self.pool)) {
-                    Ok(conn) => {
-                        let id = conn.id;
-                        let resets = conn.resets;
-                        let soft = Pooled::is_soft_invalidated(&conn);
-                        self.held.push(conn);
-                        if let Outcome::Conn(_) = want {
-                            let (_, mc) = m.held[m.held.len() - 1];
-                            if resets != mc.resets || soft {
-                                return Err(format!(
+                let got =
+                    match RawPool::try_checkout_in_hinted(Arc::clone(&self.pool), &mut self.hint) {
+                        Ok(conn) => {
+                            let id = conn.id;
+                            let resets = conn.resets;
+                            let soft = Pooled::is_soft_invalidated(&conn);
+                            self.held.push(conn);
+                            if let Outcome::Conn(_) = want {
+                                let (_, mc) = m.held[m.held.len() - 1];
+                                if resets != mc.resets || soft {
+                                    return Err(format!(
                                     "connection {id} has {resets} resets (model {}), soft {soft}",
                                     mc.resets
                                 ));
+                                }
                             }
+                            Outcome::Conn(id)
                         }
-                        Outcome::Conn(id)
-                    }
-                    Err(CheckoutError::WouldBlock) => Outcome::WouldBlock,
-                    Err(CheckoutError::Connect(ScriptedError::Connect)) => Outcome::Connect,
-                    Err(CheckoutError::Disconnected) => Outcome::Disconnected,
-                    Err(e) => return Err(format!("unexpected checkout error {e:?}")),
-                };
+                        Err(CheckoutError::WouldBlock) => Outcome::WouldBlock,
+                        Err(CheckoutError::Connect(ScriptedError::Connect)) => Outcome::Connect,
+                        Err(CheckoutError::Disconnected) => Outcome::Disconnected,
+                        Err(e) => return Err(format!("unexpected checkout error {e:?}")),
+                    };
                 match got {
                     Outcome::Conn(_) => self.report.checkouts += 1,
                     Outcome::WouldBlock => self.report.would_block += 1,
@@ -843,7 +897,7 @@ impl<S: Storage<ScriptedConn, ()>> Runner<S> {
             }
             Op::Detach(n) => {
                 if let Some((p, conn)) = m.pick(n) {
-                    m.pools[p].open -= 1;
+                    m.free_slot(p, conn.slot);
                     m.detached.push(conn);
                     m.maybe_drop(p);
                     let raw = Pooled::detach(self.held.remove(usize::from(n) % self.held.len()));
@@ -1125,10 +1179,11 @@ impl Concurrent {
     fn drive<S: Storage<ScriptedConn, ()>>(&self, pool: &TestPool<S>, t: usize) {
         let parts = &self.parts;
         let mut held: Vec<Pooled<&TestPool<S>>> = Vec::new();
+        let mut hint = Hint::new();
         for &op in &self.per_thread[t] {
             match op {
                 Op::Checkout => {
-                    if let Ok(conn) = pool.try_checkout() {
+                    if let Ok(conn) = pool.try_checkout_hinted(&mut hint) {
                         let id = conn.id;
                         let holder = self.holders.get(id).expect("ids stay below MAX_IDS");
                         assert_eq!(

@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 
 use tarn_core::testing::{ManualClock, ScriptedConn, ScriptedError, ScriptedManager};
 use tarn_core::{
-    BuildError, Builder, CheckoutError, CheckoutEvent, Disconnected, Events, FixedPool, IdleOrder,
-    InvalidateReason, Pool, Pooled, ResetMode, State, MAX_CAPACITY,
+    BuildError, Builder, CheckoutError, CheckoutEvent, Disconnected, Events, FixedPool, Hint,
+    IdleOrder, InvalidateReason, Pool, Pooled, ResetMode, State, MAX_CAPACITY,
 };
 
 /// Records every event as a short string, and misbehaves on demand.
@@ -461,6 +461,95 @@ fn fifo_hands_out_the_oldest_returned_and_lifo_the_newest() {
     }
 }
 
+fn affinity_pool(m: &ScriptedManager, size: usize, overflow: usize) -> Pool<ScriptedManager> {
+    Builder::new(m.clone())
+        .pool_size(size)
+        .max_overflow(overflow)
+        .idle_order(IdleOrder::Affinity)
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn affinity_hands_each_hint_the_connection_it_had() {
+    let m = ScriptedManager::new();
+    let p = affinity_pool(&m, 3, 0);
+    let mut hints = [Hint::new(); 3];
+    let conns: Vec<_> = hints
+        .iter_mut()
+        .map(|h| p.try_checkout_hinted(h).unwrap())
+        .collect();
+    let ids: Vec<usize> = conns.iter().map(|c| c.id).collect();
+    drop(conns);
+    // Each "thread" gets its own connection back, whatever order they come in.
+    for k in [2, 0, 1, 1, 2, 0] {
+        let c = p.try_checkout_hinted(&mut hints[k]).unwrap();
+        assert_eq!(c.id, ids[k], "hint {k}");
+    }
+    // A hint whose slot is taken moves on to the next idle slot, and follows it.
+    let held = p.try_checkout_hinted(&mut hints[0]).unwrap();
+    let mut h = hints[0];
+    let other = p.try_checkout_hinted(&mut h).unwrap();
+    assert_eq!(other.id, ids[1]);
+    assert_eq!(h, hints[1]);
+    drop((held, other));
+    // A hint from a larger pool is only a starting point.
+    let mut far = Hint::new();
+    let big = affinity_pool(&m, 40, 0);
+    let conns: Vec<_> = (0..40)
+        .map(|_| big.try_checkout_hinted(&mut far).unwrap())
+        .collect();
+    drop(conns);
+    assert!(p.try_checkout_hinted(&mut far).is_ok());
+    assert_eq!(p.state().idle, 3);
+    drop((p, big));
+    m.assert_all_closed_once(0);
+}
+
+#[test]
+fn affinity_keeps_at_most_pool_size_idle() {
+    let m = ScriptedManager::new();
+    let p = affinity_pool(&m, 2, 2);
+    let conns: Vec<_> = (0..4).map(|_| p.try_checkout().unwrap()).collect();
+    assert!(matches!(p.try_checkout(), Err(CheckoutError::WouldBlock)));
+    drop(conns);
+    let s = p.state();
+    assert_eq!((s.open, s.idle, s.checked_out), (2, 2, 0), "{s:?}");
+    assert_eq!(m.closed(), 2, "the overflow is closed on return");
+    // The two idle ones are found from any hint, then capacity opens two more.
+    let conns: Vec<_> = (0..4).map(|_| p.try_checkout().unwrap()).collect();
+    assert_eq!(m.opened(), 6);
+    drop(conns);
+    // pool_size 0 keeps nothing.
+    let zero = affinity_pool(&m, 0, 2);
+    drop(zero.try_checkout().unwrap());
+    assert_eq!(zero.state().open, 0);
+    drop((p, zero));
+    m.assert_all_closed_once(0);
+}
+
+#[test]
+fn affinity_dispose_and_invalidate_all_reach_every_parked_slot() {
+    let m = ScriptedManager::new();
+    let p = affinity_pool(&m, 4, 0);
+    let conns: Vec<_> = (0..4).map(|_| p.try_checkout().unwrap()).collect();
+    let ids: Vec<usize> = conns.iter().map(|c| c.id).collect();
+    drop(conns);
+    p.invalidate_all();
+    let mut hint = Hint::new();
+    let fresh = p.try_checkout_hinted(&mut hint).unwrap();
+    assert!(
+        !ids.contains(&fresh.id),
+        "a stale idle connection is replaced"
+    );
+    drop(fresh);
+    p.dispose();
+    assert_eq!(m.closed(), 4 + 1, "dispose closed every parked connection");
+    assert_eq!(p.state().open, 0);
+    drop(p);
+    m.assert_all_closed_once(0);
+}
+
 #[test]
 fn dispose_closes_idle_now_and_out_connections_when_they_return() {
     let m = ScriptedManager::new();
@@ -715,13 +804,20 @@ fn a_guard_dropped_while_unwinding_checks_in() {
 
 #[test]
 fn threads_never_share_a_connection_nor_exceed_capacity() {
+    threads_share_nothing(IdleOrder::Lifo, 2, 1);
+    threads_share_nothing(IdleOrder::Fifo, 2, 1);
+    threads_share_nothing(IdleOrder::Affinity, 2, 1);
+    threads_share_nothing(IdleOrder::Affinity, 3, 0);
+}
+
+fn threads_share_nothing(order: IdleOrder, size: usize, overflow: usize) {
     const THREADS: usize = 4;
     let rounds = if cfg!(miri) { 20 } else { 20_000 };
     let m = ScriptedManager::new();
     let p = Builder::new(m.clone())
-        .pool_size(2)
-        .max_overflow(1)
-        .idle_order(IdleOrder::Lifo)
+        .pool_size(size)
+        .max_overflow(overflow)
+        .idle_order(order)
         .build()
         .unwrap();
     let in_use: Vec<AtomicBool> = (0..4096).map(|_| AtomicBool::new(false)).collect();
@@ -730,8 +826,9 @@ fn threads_never_share_a_connection_nor_exceed_capacity() {
         for t in 0..THREADS {
             let (p, m, in_use, peak) = (&p, &m, &in_use, &peak);
             s.spawn(move || {
+                let mut hint = Hint::new();
                 for i in 0..rounds {
-                    match p.try_checkout() {
+                    match p.try_checkout_hinted(&mut hint) {
                         Ok(mut c) => {
                             assert!(
                                 !in_use[c.id].swap(true, Ordering::SeqCst),
@@ -760,9 +857,10 @@ fn threads_never_share_a_connection_nor_exceed_capacity() {
         }
     });
     assert!(
-        peak.load(Ordering::SeqCst) <= 3,
-        "never more than pool_size + max_overflow open"
+        peak.load(Ordering::SeqCst) <= size + overflow,
+        "{order:?}: never more than pool_size + max_overflow open"
     );
+    assert!(p.state().idle <= size, "{order:?}: at most pool_size idle");
     let s = p.state();
     assert_eq!((s.checked_out, s.open), (0, m.open()));
     drop(p);
