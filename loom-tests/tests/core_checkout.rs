@@ -5,48 +5,17 @@
 
 mod common;
 
-use common::{assert_quiescent, model, Holders, Hooks, Mgr};
+use common::{assert_quiescent, checkouts, model, Holders, Hooks, Mgr};
 use loom::sync::Arc;
 use loom::thread;
-use tarn_core::{Builder, IdleOrder, Pool};
+use tarn_core::{IdleOrder, Pool};
 
 fn pool(size: usize, overflow: usize, hooks: &Hooks, mgr: &Mgr) -> Arc<Pool<Mgr, Hooks>> {
-    let pool = Builder::new(mgr.clone())
-        .pool_size(size)
-        .max_overflow(overflow)
-        .idle_order(IdleOrder::Lifo)
-        .events(hooks.clone())
-        .build()
-        .expect("a valid configuration");
-    Arc::new(pool)
+    common::pool(IdleOrder::Lifo, size, overflow, hooks, mgr)
 }
 
-/// Each thread checks one connection out (if it can) and back in, `rounds` times.
 fn run(threads: usize, rounds: usize, size: usize, overflow: usize) {
-    let mgr = Mgr::new();
-    let hooks = Hooks::new(size + overflow, 0);
-    let pool = pool(size, overflow, &hooks, &mgr);
-    let holders = Holders::new();
-    let handles: Vec<_> = (0..threads)
-        .map(|_| {
-            let (pool, holders) = (pool.clone(), holders.clone());
-            thread::spawn(move || {
-                for _ in 0..rounds {
-                    if let Ok(conn) = pool.try_checkout() {
-                        holders.take(conn.0);
-                        holders.give(conn.0);
-                        drop(conn);
-                    }
-                }
-            })
-        })
-        .collect();
-    for h in handles {
-        h.join().unwrap();
-    }
-    assert_quiescent(&pool, &mgr, &hooks, 0);
-    drop(pool);
-    mgr.assert_all_closed_once();
+    checkouts(IdleOrder::Lifo, threads, rounds, size, overflow, 0);
 }
 
 #[test]

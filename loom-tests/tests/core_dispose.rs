@@ -7,17 +7,10 @@ mod common;
 use common::{assert_quiescent, model, Hooks, Mgr};
 use loom::sync::Arc;
 use loom::thread;
-use tarn_core::{Builder, IdleOrder, Pool};
+use tarn_core::{IdleOrder, Pool};
 
 fn pool(size: usize, overflow: usize, hooks: &Hooks, mgr: &Mgr) -> Arc<Pool<Mgr, Hooks>> {
-    let pool = Builder::new(mgr.clone())
-        .pool_size(size)
-        .max_overflow(overflow)
-        .idle_order(IdleOrder::Lifo)
-        .events(hooks.clone())
-        .build()
-        .expect("a valid configuration");
-    Arc::new(pool)
+    common::pool(IdleOrder::Lifo, size, overflow, hooks, mgr)
 }
 
 /// One connection comes back while another thread disposes the pool. Connection 2 (idle) is
@@ -27,34 +20,42 @@ fn pool(size: usize, overflow: usize, hooks: &Hooks, mgr: &Mgr) -> Arc<Pool<Mgr,
 /// handed out after `dispose`, and each is closed exactly once.
 #[test]
 fn checkin_racing_dispose() {
-    model(|| {
-        let mgr = Mgr::new();
-        let hooks = Hooks::new(2, 0);
-        let pool = pool(2, 0, &hooks, &mgr);
-        let a = Pool::try_checkout_in(pool.clone()).unwrap();
-        drop(pool.try_checkout().unwrap()); // connection 2, idle
-        let returner = thread::spawn(move || drop(a));
-        let disposer = {
-            let pool = pool.clone();
-            thread::spawn(move || pool.dispose())
-        };
-        returner.join().unwrap();
-        disposer.join().unwrap();
-        assert_eq!(mgr.closes(2), 1, "dispose closes the idle connection");
-        assert_eq!(
-            mgr.closes(1),
-            1,
-            "a connection returned during dispose is closed by the time both finish"
-        );
-        assert_eq!(pool.state().open, 0, "{:?}", pool.state());
-        assert_quiescent(&pool, &mgr, &hooks, 0);
-        let conn = pool.try_checkout().unwrap();
-        assert_eq!(conn.0, 3, "no connection from before dispose is handed out");
-        drop(conn);
-        assert_eq!((mgr.closes(1), mgr.closes(2)), (1, 1));
-        drop(pool);
-        mgr.assert_all_closed_once();
-    });
+    model(|| checkin_racing_dispose_in(IdleOrder::Lifo));
+}
+
+/// The same with the affinity order, whose `dispose` scans the slots' flags.
+#[test]
+fn checkin_racing_dispose_affinity() {
+    model(|| checkin_racing_dispose_in(IdleOrder::Affinity));
+}
+
+fn checkin_racing_dispose_in(order: IdleOrder) {
+    let mgr = Mgr::new();
+    let hooks = Hooks::new(2, 0);
+    let pool = common::pool(order, 2, 0, &hooks, &mgr);
+    let a = Pool::try_checkout_in(pool.clone()).unwrap();
+    drop(pool.try_checkout().unwrap()); // connection 2, idle
+    let returner = thread::spawn(move || drop(a));
+    let disposer = {
+        let pool = pool.clone();
+        thread::spawn(move || pool.dispose())
+    };
+    returner.join().unwrap();
+    disposer.join().unwrap();
+    assert_eq!(mgr.closes(2), 1, "dispose closes the idle connection");
+    assert_eq!(
+        mgr.closes(1),
+        1,
+        "a connection returned during dispose is closed by the time both finish"
+    );
+    assert_eq!(pool.state().open, 0, "{:?}", pool.state());
+    assert_quiescent(&pool, &mgr, &hooks, 0);
+    let conn = pool.try_checkout().unwrap();
+    assert_eq!(conn.0, 3, "no connection from before dispose is handed out");
+    drop(conn);
+    assert_eq!((mgr.closes(1), mgr.closes(2)), (1, 1));
+    drop(pool);
+    mgr.assert_all_closed_once();
 }
 
 /// A checkout races `dispose`: it gets connection 1 before the dispose, or `WouldBlock` while

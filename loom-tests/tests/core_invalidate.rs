@@ -6,17 +6,10 @@ mod common;
 use common::{assert_quiescent, model, Holders, Hooks, Mgr};
 use loom::sync::Arc;
 use loom::thread;
-use tarn_core::{Builder, IdleOrder, Pool, Pooled};
+use tarn_core::{IdleOrder, Pool, Pooled};
 
 fn pool(size: usize, overflow: usize, hooks: &Hooks, mgr: &Mgr) -> Arc<Pool<Mgr, Hooks>> {
-    let pool = Builder::new(mgr.clone())
-        .pool_size(size)
-        .max_overflow(overflow)
-        .idle_order(IdleOrder::Lifo)
-        .events(hooks.clone())
-        .build()
-        .expect("a valid configuration");
-    Arc::new(pool)
+    common::pool(IdleOrder::Lifo, size, overflow, hooks, mgr)
 }
 
 /// Connection 1 is idle; one thread checks out and in while another calls `invalidate_all`.

@@ -33,13 +33,13 @@ impl Events<Conn> for Wake {
 
 /// `release` gives the held connection back (checkin or invalidate); a waiter registers and
 /// retries. Unless the retry got a connection, `released` must have seen the waiter.
-fn run(release: fn(Pooled<Arc<Pool<Mgr, Wake>>>)) {
+fn run(order: IdleOrder, release: fn(Pooled<Arc<Pool<Mgr, Wake>>>)) {
     let wake = Wake::default();
     let pool = Arc::new(
         Builder::new(Mgr::new())
             .pool_size(1)
             .max_overflow(0)
-            .idle_order(IdleOrder::Lifo)
+            .idle_order(order)
             .events(wake.clone())
             .build()
             .unwrap(),
@@ -69,10 +69,17 @@ fn run(release: fn(Pooled<Arc<Pool<Mgr, Wake>>>)) {
 
 #[test]
 fn checkin_push_against_waiter() {
-    model(|| run(drop));
+    model(|| run(IdleOrder::Lifo, drop));
 }
 
 #[test]
 fn invalidate_against_waiter() {
-    model(|| run(Pooled::invalidate));
+    model(|| run(IdleOrder::Lifo, Pooled::invalidate));
+}
+
+/// The affinity order parks the connection in its slot (a `SeqCst` store of its flag)
+/// instead of pushing it: the same contract.
+#[test]
+fn checkin_park_against_waiter() {
+    model(|| run(IdleOrder::Affinity, drop));
 }

@@ -4,7 +4,10 @@
 
 use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use loom::sync::Arc;
-use tarn_core::{CheckoutEvent, Disconnected, Events, Manager, RawPool, ResetMode, Storage};
+use tarn_core::{
+    Builder, CheckoutEvent, Disconnected, Events, Hint, IdleOrder, Manager, Pool, RawPool,
+    ResetMode, Storage,
+};
 
 /// Connection ids a model may use (ids start at 1).
 pub const MAX_IDS: usize = 8;
@@ -229,4 +232,68 @@ pub fn model<F: Fn() + Sync + Send + 'static>(f: F) {
         builder.preemption_bound = Some(2);
     }
     builder.check(f);
+}
+
+/// A heap pool in `order` (LIFO or affinity: the FIFO queue does not exist under loom) with
+/// these counts, the model's manager and events.
+pub fn pool(
+    order: IdleOrder,
+    size: usize,
+    overflow: usize,
+    hooks: &Hooks,
+    mgr: &Mgr,
+) -> Arc<Pool<Mgr, Hooks>> {
+    let pool = Builder::new(mgr.clone())
+        .pool_size(size)
+        .max_overflow(overflow)
+        .idle_order(order)
+        .events(hooks.clone())
+        .build()
+        .expect("a valid configuration");
+    Arc::new(pool)
+}
+
+/// `threads` threads each check one connection out (if they can) and back in, `rounds`
+/// times, each with a `Hint` of its own. `warm` connections are opened first, the k-th with
+/// thread `k % threads`'s hint, so that under the affinity order each thread starts from
+/// the slot it used last. Then: nobody held a connection twice, the counts add up, and
+/// every connection is closed exactly once when the pool goes.
+pub fn checkouts(
+    order: IdleOrder,
+    threads: usize,
+    rounds: usize,
+    size: usize,
+    overflow: usize,
+    warm: usize,
+) {
+    let mgr = Mgr::new();
+    let hooks = Hooks::new(size + overflow, 0);
+    let pool = pool(order, size, overflow, &hooks, &mgr);
+    let mut hints = vec![Hint::new(); threads];
+    let warmed: Vec<_> = (0..warm)
+        .map(|k| pool.try_checkout_hinted(&mut hints[k % threads]).unwrap())
+        .collect();
+    drop(warmed);
+    let holders = Holders::new();
+    let handles: Vec<_> = hints
+        .into_iter()
+        .map(|mut hint| {
+            let (pool, holders) = (pool.clone(), holders.clone());
+            loom::thread::spawn(move || {
+                for _ in 0..rounds {
+                    if let Ok(conn) = pool.try_checkout_hinted(&mut hint) {
+                        holders.take(conn.0);
+                        holders.give(conn.0);
+                        drop(conn);
+                    }
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    assert_quiescent(&pool, &mgr, &hooks, 0);
+    drop(pool);
+    mgr.assert_all_closed_once();
 }
