@@ -1,5 +1,6 @@
 //! [`Pool`] (the reference's `QueuePool`), its [`Builder`], and its guards.
 
+use std::cell::Cell;
 use std::fmt;
 use std::ops::{Deref, DerefMut};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -7,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tarn_core::{CheckoutError, IdleOrder, InvalidateReason, Manager, Pooled, ResetMode};
+use tarn_core::{CheckoutError, Hint, IdleOrder, InvalidateReason, Manager, Pooled, ResetMode};
 
 use crate::adapt::{panic_message, Mgr, MgrError, Tracked};
 use crate::error::Error;
@@ -89,6 +90,13 @@ pub(crate) struct Inner<M: Manager> {
     capacity: usize,
     /// Connections open outside the core (unlimited overflow only).
     extra: AtomicUsize,
+}
+
+thread_local! {
+    /// The slot of this thread's last checkout: where its next one starts looking under
+    /// the affinity order (the queue orders ignore it). One per thread for every pool: a
+    /// hint from another pool only costs a longer scan (`tarn_core::Hint`).
+    static HINT: Cell<Hint> = const { Cell::new(Hint::new()) };
 }
 
 /// How a guard reaches its pool's `Inner`: borrowed (`&Inner`, for [`PooledConnection`]) or
@@ -341,8 +349,15 @@ impl<M: Manager> Builder<M> {
         self
     }
 
-    /// FIFO (the reference's queue) or LIFO hand-out of idle connections. Defaults to
-    /// [`IdleOrder::Fifo`].
+    /// FIFO (the reference's queue) or LIFO hand-out of idle connections, or
+    /// [`IdleOrder::Affinity`]: each thread gets back the connection it used last, with no
+    /// shared queue (the pool keeps a hint per thread). Defaults to [`IdleOrder::Fifo`].
+    ///
+    /// Affinity is the order for several threads on several cores that each check out and
+    /// return often: a queue's cache lines travel between cores on every operation, which
+    /// costs more than the rest of the cycle (BENCHMARKS.md). Give it `max_overflow(0)` for
+    /// the full effect: with overflow the pool counts its idle connections in one shared
+    /// counter. It has no order among idle connections.
     ///
     /// ```
     /// # use tarn::{IdleOrder, Pool};
@@ -502,6 +517,20 @@ impl<M: Manager> Inner<M> {
         self.core.events()
     }
 
+    /// The core's checkout, from this thread's hint. Read and written for every order: a
+    /// branch on the order made the compiler keep the FIFO queue's pop out of line
+    /// (callgrind: 7 more instructions per cycle than these two thread-local accesses).
+    #[inline(always)]
+    fn core_checkout<R>(r: &R) -> Result<Pooled<R::Core>, CheckoutError<MgrError<M::Error>>>
+    where
+        R: InnerRef<M>,
+    {
+        let mut hint = HINT.with(Cell::get);
+        let res = CorePool::<M>::try_checkout_in_hinted(r.core_ptr(), &mut hint);
+        HINT.with(|cell| cell.set(hint));
+        res
+    }
+
     /// One try at the core (and, with unlimited overflow, outside it).
     #[inline]
     fn attempt<R>(r: &R) -> Attempt<Guard<M, R>, Error<M::Error>>
@@ -511,11 +540,9 @@ impl<M: Manager> Inner<M> {
         // Only listeners can unwind out of the core here (the manager is wrapped in `Mgr`,
         // which catches its panics): without listeners, skip the catch.
         let res = if r.ev().has_listeners() {
-            catch_unwind(AssertUnwindSafe(|| {
-                CorePool::<M>::try_checkout_in(r.core_ptr())
-            }))
+            catch_unwind(AssertUnwindSafe(|| Self::core_checkout(r)))
         } else {
-            Ok(CorePool::<M>::try_checkout_in(r.core_ptr()))
+            Ok(Self::core_checkout(r))
         };
         match res {
             Ok(Ok(p)) => {
@@ -616,7 +643,7 @@ impl<M: Manager> Inner<M> {
         if ev.wait.open_to_newcomers() {
             if ev.plain() {
                 // The fast path: nothing to catch, nothing to log; the guard is built in place.
-                match CorePool::<M>::try_checkout_in(r.core_ptr()) {
+                match Self::core_checkout(&r) {
                     Ok(p) => {
                         return Ok(Guard {
                             slot: Some(Slot::Core(p)),

@@ -1,4 +1,5 @@
-//! The measured scenario: 16 threads on a pool of 4, with strict and with eventual fairness.
+//! The measured scenario: 16 threads on a pool of 4, with strict and with eventual fairness,
+//! on the FIFO queue and on the affinity order.
 //! Prints the worst lateness of a timeout and the spread of checkouts per thread (run with
 //! `--nocapture`). Asserts only generous correctness bounds; the figures themselves are for
 //! the report, not for assertions.
@@ -7,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use tarn::{Fairness, Pool};
+use tarn::{Fairness, IdleOrder, Pool};
 use tarn_core::testing::ScriptedManager;
 
 const THREADS: usize = 16;
@@ -15,21 +16,34 @@ const POOL: usize = 4;
 
 #[test]
 fn sixteen_threads_on_a_pool_of_four() {
-    scenario(Fairness::Strict);
+    scenario(Fairness::Strict, IdleOrder::Fifo);
 }
 
 #[test]
 fn sixteen_threads_on_a_pool_of_four_eventually_fair() {
-    scenario(Fairness::Eventual(Duration::from_micros(500)));
+    scenario(
+        Fairness::Eventual(Duration::from_micros(500)),
+        IdleOrder::Fifo,
+    );
 }
 
-fn scenario(fairness: Fairness) {
+#[test]
+fn sixteen_threads_on_a_pool_of_four_affinity() {
+    scenario(Fairness::Strict, IdleOrder::Affinity);
+    scenario(
+        Fairness::Eventual(Duration::from_micros(500)),
+        IdleOrder::Affinity,
+    );
+}
+
+fn scenario(fairness: Fairness, order: IdleOrder) {
     let manager = ScriptedManager::new();
     let pool = Pool::builder(manager.clone())
         .pool_size(POOL)
         .max_overflow(0)
         .timeout(Duration::from_secs(20))
         .fairness(fairness)
+        .idle_order(order)
         .build()
         .unwrap();
 
@@ -69,7 +83,7 @@ fn scenario(fairness: Fairness) {
         / THREADS as f64)
         .sqrt();
     println!(
-        "fairness ({fairness:?}): {THREADS} threads, pool {POOL}, {run:?}: {total} checkouts; per thread min {min} max {max} mean {mean:.0} sd {sd:.0} (cv {:.1}%), max/min {:.2}",
+        "fairness ({fairness:?}, {order:?}): {THREADS} threads, pool {POOL}, {run:?}: {total} checkouts; per thread min {min} max {max} mean {mean:.0} sd {sd:.0} (cv {:.1}%), max/min {:.2}",
         100.0 * sd / mean,
         max as f64 / min.max(1) as f64
     );
@@ -106,7 +120,7 @@ fn scenario(fairness: Fairness) {
     let worst = *late.last().unwrap();
     let median = late[late.len() / 2];
     println!(
-        "timeout lateness ({fairness:?}): {} timeouts, median {median:?}, worst {worst:?}",
+        "timeout lateness ({fairness:?}, {order:?}): {} timeouts, median {median:?}, worst {worst:?}",
         late.len()
     );
     assert!(
