@@ -47,14 +47,19 @@ pub trait Contender: Sync {
 pub const ALL: &[&str] = &[
     "floor (ArrayQueue)",
     "tarn-core try_checkout",
+    "tarn-core affinity",
     #[cfg(feature = "adapter")]
     "tarn",
     #[cfg(feature = "adapter")]
     "tarn (LIFO)",
     #[cfg(feature = "adapter")]
+    "tarn (affinity)",
+    #[cfg(feature = "adapter")]
     "tarn (eventual, 500 µs)",
     #[cfg(feature = "adapter")]
     "tarn (eventual, 500 µs, LIFO)",
+    #[cfg(feature = "adapter")]
+    "tarn (eventual, 500 µs, affinity)",
     "Mutex+Condvar",
     "parking_lot",
     "r2d2",
@@ -90,6 +95,9 @@ pub fn build(name: &str, size: usize) -> Box<dyn Contender> {
     match name {
         "floor (ArrayQueue)" => Box::new(Floor::new(size)),
         "tarn-core try_checkout" => Box::new(TarnCore::new(size)),
+        "tarn-core affinity" => Box::new(TarnCore::named(size, "tarn-core affinity", |b| {
+            b.idle_order(tarn_core::IdleOrder::Affinity)
+        })),
         // Variants for profiling (`--profile`), not in the tables.
         "tarn-core lifo" => Box::new(TarnCore::with(size, |b| {
             b.idle_order(tarn_core::IdleOrder::Lifo)
@@ -121,6 +129,20 @@ pub fn build(name: &str, size: usize) -> Box<dyn Contender> {
             "tarn (eventual, 500 µs, LIFO)",
             tarn::Fairness::Eventual(Duration::from_micros(500)),
             tarn::IdleOrder::Lifo,
+        )),
+        #[cfg(feature = "adapter")]
+        "tarn (affinity)" => Box::new(Tarn::with_order(
+            size,
+            "tarn (affinity)",
+            tarn::Fairness::Strict,
+            tarn::IdleOrder::Affinity,
+        )),
+        #[cfg(feature = "adapter")]
+        "tarn (eventual, 500 µs, affinity)" => Box::new(Tarn::with_order(
+            size,
+            "tarn (eventual, 500 µs, affinity)",
+            tarn::Fairness::Eventual(Duration::from_micros(500)),
+            tarn::IdleOrder::Affinity,
         )),
         #[cfg(feature = "adapter")]
         "tarn (LIFO)" => Box::new(Tarn::with_order(
@@ -275,8 +297,12 @@ impl tarn_core::Manager for UnitManager {
 }
 
 /// tarn-core's non-blocking `Pool::try_checkout`, retried with `yield_now` when exhausted.
+/// Each worker thread keeps a [`tarn_core::Hint`] and checks out with it
+/// (`try_checkout_hinted`), as a caller of the affinity order does; the queue orders ignore
+/// it.
 pub struct TarnCore {
     pool: tarn_core::Pool<UnitManager>,
+    name: &'static str,
 }
 
 impl TarnCore {
@@ -290,6 +316,15 @@ impl TarnCore {
         size: usize,
         settings: impl FnOnce(tarn_core::Builder<UnitManager>) -> tarn_core::Builder<UnitManager>,
     ) -> Self {
+        Self::named(size, "tarn-core try_checkout", settings)
+    }
+
+    /// The same under another name.
+    pub fn named(
+        size: usize,
+        name: &'static str,
+        settings: impl FnOnce(tarn_core::Builder<UnitManager>) -> tarn_core::Builder<UnitManager>,
+    ) -> Self {
         let pool = settings(tarn_core::Builder::new(UnitManager))
             .pool_size(size)
             .max_overflow(0)
@@ -299,20 +334,23 @@ impl TarnCore {
             .map(|_| pool.try_checkout().expect("capacity"))
             .collect();
         drop(held);
-        TarnCore { pool }
+        TarnCore { pool, name }
     }
 }
 
 impl Contender for TarnCore {
     fn name(&self) -> &'static str {
-        "tarn-core try_checkout"
+        self.name
     }
     fn kind(&self) -> Kind {
         Kind::Spinning
     }
     fn work(&self, w: &mut Worker<'_>, barrier: &Barrier) -> (u64, u64) {
+        let mut hint = tarn_core::Hint::new();
         barrier.wait();
-        drive(w, |w| spinning_cycle!(w, self.pool.try_checkout().ok()))
+        drive(w, |w| {
+            spinning_cycle!(w, self.pool.try_checkout_hinted(&mut hint).ok())
+        })
     }
 }
 

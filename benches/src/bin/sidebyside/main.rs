@@ -418,6 +418,15 @@ fn tarn_name(g: &Grid) -> &'static str {
     }
 }
 
+/// tarn-core's configurations in the tables.
+fn core_names(g: &Grid) -> Vec<&'static str> {
+    g.names
+        .iter()
+        .copied()
+        .filter(|n| n.starts_with("tarn-core"))
+        .collect()
+}
+
 /// The std adapter's configurations in the tables (none when it is not built in).
 fn adapter_names(g: &Grid) -> Vec<&'static str> {
     g.names
@@ -441,7 +450,7 @@ fn targets(g: &Grid, holds: &[(usize, Vec<Hold>)], md: &mut String) -> bool {
     };
     let _ = writeln!(md, "\n| | target, measured in this run |");
     let _ = writeln!(md, "|---|---|");
-    for me in std::iter::once("tarn-core try_checkout").chain(adapter_names(g)) {
+    for me in core_names(g).into_iter().chain(adapter_names(g)) {
         let Some(c) = g.idx(me) else { continue };
         let t1 = 0; // threads = 1 is first
         for (s, &size) in g.sizes.iter().enumerate() {
@@ -542,7 +551,7 @@ fn targets(g: &Grid, holds: &[(usize, Vec<Hold>)], md: &mut String) -> bool {
             );
         }
     }
-    for me in std::iter::once("tarn-core try_checkout").chain(adapter_names(g)) {
+    for me in core_names(g).into_iter().chain(adapter_names(g)) {
         let Some(c) = g.idx(me) else { continue };
         let mut worst: f64 = 0.0;
         for s in 0..g.sizes.len() {
