@@ -604,9 +604,11 @@ impl<M: Manager> Inner<M> {
         }
     }
 
-    /// The whole checkout: fast path, then waiting in line.
+    /// The whole checkout: fast path, then waiting in line. `timeout` is `None` for the
+    /// configured one, read only once the fast path has failed: read up front, it was a load
+    /// and a spill on every checkout.
     #[inline(always)]
-    fn checkout<R>(r: R, timeout: Duration) -> Result<Guard<M, R>, Error<M::Error>>
+    fn checkout<R>(r: R, timeout: Option<Duration>) -> Result<Guard<M, R>, Error<M::Error>>
     where
         R: InnerRef<M>,
     {
@@ -635,7 +637,7 @@ impl<M: Manager> Inner<M> {
     fn checkout_failed<R>(
         r: &R,
         e: CheckoutError<MgrError<M::Error>>,
-        timeout: Duration,
+        timeout: Option<Duration>,
     ) -> Result<Guard<M, R>, Error<M::Error>>
     where
         R: InnerRef<M>,
@@ -657,10 +659,11 @@ impl<M: Manager> Inner<M> {
     }
 
     #[cold]
-    fn wait_for<R>(r: R, timeout: Duration) -> Result<Guard<M, R>, Error<M::Error>>
+    fn wait_for<R>(r: R, timeout: Option<Duration>) -> Result<Guard<M, R>, Error<M::Error>>
     where
         R: InnerRef<M>,
     {
+        let timeout = timeout.unwrap_or(r.cfg.timeout);
         let deadline = Instant::now().checked_add(timeout);
         match r.ev().wait.wait(deadline, || Self::attempt(&r)) {
             Ok(g) => Ok(g),
@@ -810,7 +813,7 @@ impl<M: Manager> Pool<M> {
     /// ```
     #[inline]
     pub fn get(&self) -> Result<PooledConnection<'_, M>, Error<M::Error>> {
-        Inner::checkout(&*self.inner, self.inner.cfg.timeout).map(|g| PooledConnection { g })
+        Inner::checkout(&*self.inner, None).map(|g| PooledConnection { g })
     }
 
     /// Like [`get`](Self::get), waiting at most `timeout`.
@@ -836,7 +839,7 @@ impl<M: Manager> Pool<M> {
         &self,
         timeout: Duration,
     ) -> Result<PooledConnection<'_, M>, Error<M::Error>> {
-        Inner::checkout(&*self.inner, timeout).map(|g| PooledConnection { g })
+        Inner::checkout(&*self.inner, Some(timeout)).map(|g| PooledConnection { g })
     }
 
     /// Checks out a connection without waiting.
@@ -880,7 +883,7 @@ impl<M: Manager> Pool<M> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn get_owned(&self) -> Result<OwnedPooledConnection<M>, Error<M::Error>> {
-        self.get_owned_timeout(self.inner.cfg.timeout)
+        Inner::checkout(Arc::clone(&self.inner), None).map(|g| OwnedPooledConnection { g })
     }
 
     /// Like [`get_owned`](Self::get_owned), waiting at most `timeout`.
@@ -902,7 +905,7 @@ impl<M: Manager> Pool<M> {
         &self,
         timeout: Duration,
     ) -> Result<OwnedPooledConnection<M>, Error<M::Error>> {
-        Inner::checkout(Arc::clone(&self.inner), timeout).map(|g| OwnedPooledConnection { g })
+        Inner::checkout(Arc::clone(&self.inner), Some(timeout)).map(|g| OwnedPooledConnection { g })
     }
 
     /// A snapshot of the pool's counters, with how many threads wait.
