@@ -270,33 +270,53 @@ impl<C, I> HeapStorage<C, I> {
 
     /// Claims a parked slot, trying `hint` first and then the following slots, round the
     /// array once. The caller owns the slot it returns.
+    ///
+    /// The hinted slot is tried inline; the scan is out of line. Inlined whole, the scan made
+    /// the compiler keep the FIFO queue's pop out of line in the std adapter's checkout
+    /// (callgrind: 15 more instructions per FIFO cycle).
     #[inline]
     fn claim(&self, p: &Parked, hint: u32) -> Option<u32> {
+        if let Some(slot) = self.slots.get(hint as usize) {
+            if Self::take_parked(p, &slot.0.parked) {
+                return Some(hint);
+            }
+        }
+        self.claim_scan(p, hint)
+    }
+
+    /// The rest of [`claim`](Self::claim): the slots after `hint`, round the array.
+    #[inline(never)]
+    fn claim_scan(&self, p: &Parked, hint: u32) -> Option<u32> {
         let n = self.slots.len();
         let mut i = hint as usize;
-        if i >= n {
-            i = 0;
-        }
         for _ in 0..n {
-            let parked = &self.slots[i].0.parked;
-            // Read before swapping: a slot in use is only read, so its line stays shared
-            // instead of being pulled away from the core that uses it.
-            if parked.load(Ordering::SeqCst)
-                && parked
-                    .compare_exchange(true, false, Ordering::SeqCst, Ordering::SeqCst)
-                    .is_ok()
-            {
-                if p.counted {
-                    p.idle.0.fetch_sub(1, Ordering::SeqCst);
-                }
-                return Some(i as u32);
-            }
             i += 1;
-            if i == n {
+            if i >= n {
                 i = 0;
+            }
+            if Self::take_parked(p, &self.slots[i].0.parked) {
+                return Some(i as u32);
             }
         }
         None
+    }
+
+    /// Takes a parked slot's flag, if it is set.
+    #[inline(always)]
+    fn take_parked(p: &Parked, parked: &AtomicBool) -> bool {
+        // Read before swapping: a slot in use is only read, so its line stays shared instead
+        // of being pulled away from the core that uses it.
+        if parked.load(Ordering::SeqCst)
+            && parked
+                .compare_exchange(true, false, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+        {
+            if p.counted {
+                p.idle.0.fetch_sub(1, Ordering::SeqCst);
+            }
+            return true;
+        }
+        false
     }
 }
 
