@@ -1,9 +1,11 @@
 //! Criterion micro-benchmarks of tarn's hot paths, one group per API path, setup outside
 //! `b.iter`:
 //!
-//! - `checkout_checkin/uncontended`: check a connection out and return it, one thread;
+//! - `checkout_checkin/uncontended`: check a connection out and return it, one thread (the
+//!   FIFO queue, and the affinity order with a `Hint`);
 //! - `try_get/exhausted`: the failing non-blocking checkout of a pool whose only connection
-//!   is out;
+//!   is out (and, for the affinity order, whose 16 connections are out: its scan visits
+//!   every slot);
 //! - `invalidate_all`: pool-wide invalidation (an epoch bump);
 //! - `state`: the counter snapshot.
 //!
@@ -16,9 +18,14 @@ use criterion::Criterion;
 use tarn_benches::contenders::UnitManager;
 
 fn core_pool(size: usize) -> tarn_core::Pool<UnitManager> {
+    core_pool_in(size, tarn_core::IdleOrder::Fifo)
+}
+
+fn core_pool_in(size: usize, order: tarn_core::IdleOrder) -> tarn_core::Pool<UnitManager> {
     tarn_core::Builder::new(UnitManager)
         .pool_size(size)
         .max_overflow(0)
+        .idle_order(order)
         .build()
         .expect("valid settings")
 }
@@ -43,6 +50,17 @@ fn checkout_checkin(c: &mut Criterion) {
             *conn = black_box(*conn + 1);
         })
     });
+    let affinity = core_pool_in(4, tarn_core::IdleOrder::Affinity);
+    let mut hint = tarn_core::Hint::new();
+    drop(affinity.try_checkout_hinted(&mut hint).expect("opens"));
+    g.bench_function("tarn-core affinity try_checkout_hinted", |b| {
+        b.iter(|| {
+            let mut conn = affinity
+                .try_checkout_hinted(&mut hint)
+                .expect("idle connection");
+            *conn = black_box(*conn + 1);
+        })
+    });
     #[cfg(feature = "adapter")]
     {
         let pool = adapter_pool(4);
@@ -63,6 +81,14 @@ fn try_get_exhausted(c: &mut Criterion) {
     let _held = pool.try_checkout().expect("opens");
     g.bench_function("tarn-core try_checkout", |b| {
         b.iter(|| black_box(pool.try_checkout().is_err()))
+    });
+    let affinity = core_pool_in(16, tarn_core::IdleOrder::Affinity);
+    let mut hint = tarn_core::Hint::new();
+    let _all: Vec<_> = (0..16)
+        .map(|_| affinity.try_checkout_hinted(&mut hint).expect("opens"))
+        .collect();
+    g.bench_function("tarn-core affinity, 16 out", |b| {
+        b.iter(|| black_box(affinity.try_checkout_hinted(&mut hint).is_err()))
     });
     #[cfg(feature = "adapter")]
     {

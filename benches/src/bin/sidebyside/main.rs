@@ -208,7 +208,10 @@ fn run_grid(cfg: &Config) -> Grid {
                 names
                     .iter()
                     .zip(&cells)
-                    .map(|(n, c)| format!("{n} {:.1}", c.ns().median))
+                    .map(|(n, c)| match c.opened {
+                        0 => format!("{n} {:.1}", c.ns().median),
+                        k => format!("{n} {:.1} (opened {k})", c.ns().median),
+                    })
                     .collect::<Vec<_>>()
                     .join(", ")
             );
@@ -339,6 +342,32 @@ fn grid_tables(g: &Grid, md: &mut String) {
                 );
             }
             let _ = writeln!(md, " {} |", fmt_allocs(allocs));
+        }
+        // A bounded pool filled before the runs opens nothing during them; if one did, its
+        // figures include connection churn, and the table says so rather than hide it.
+        let churn: Vec<String> = g
+            .names
+            .iter()
+            .enumerate()
+            .filter(|(c, _)| g.kinds[*c] != Kind::Unbounded)
+            .flat_map(|(c, name)| {
+                g.threads.iter().enumerate().filter_map(move |(t, threads)| {
+                    let opened = g.cells[s][t][c].opened;
+                    (opened > 0).then(|| format!("{name} ({threads} threads): {opened}"))
+                })
+            })
+            .collect();
+        if churn.is_empty() {
+            let _ = writeln!(
+                md,
+                "\nNo bounded pool opened a connection during these runs."
+            );
+        } else {
+            let _ = writeln!(
+                md,
+                "\n**Connections opened during the runs** (churn, included in the figures): {}.",
+                churn.join("; ")
+            );
         }
         let _ = writeln!(
             md,
@@ -615,11 +644,15 @@ fn main() {
             std::process::exit(2);
         }
         let pool = contenders::build(name, 4);
+        let opened = tarn_benches::opened();
         let r = run_fixed(pool.as_ref(), *cycles);
+        // A bounded pool filled before the run opens nothing during it: a figure taken
+        // while it did would measure connection churn, not the cycle.
         eprintln!(
-            "{name}: {} cycles, {:.1} ns each",
+            "{name}: {} cycles, {:.1} ns each, {} connections opened during the run",
             r.cycles(),
-            r.ns_per_cycle()
+            r.ns_per_cycle(),
+            tarn_benches::opened() - opened
         );
         return;
     }
