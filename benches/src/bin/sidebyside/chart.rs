@@ -25,6 +25,7 @@ fn load_font() -> bool {
     false
 }
 
+/// One colour per contender (21: the tables have 20 rows), so that no two lines share one.
 const PALETTE: &[RGBColor] = &[
     RGBColor(0, 0, 0),
     RGBColor(214, 39, 40),
@@ -40,6 +41,13 @@ const PALETTE: &[RGBColor] = &[
     RGBColor(90, 90, 200),
     RGBColor(200, 160, 0),
     RGBColor(0, 100, 100),
+    RGBColor(255, 187, 120),
+    RGBColor(174, 199, 232),
+    RGBColor(152, 223, 138),
+    RGBColor(255, 152, 150),
+    RGBColor(197, 176, 213),
+    RGBColor(196, 156, 148),
+    RGBColor(60, 60, 60),
 ];
 
 /// Draws the chart into a PNG at `path`; `ns(size_idx, threads_idx, contender_idx)` gives the
