@@ -351,10 +351,13 @@ fn grid_tables(g: &Grid, md: &mut String) {
             .enumerate()
             .filter(|(c, _)| g.kinds[*c] != Kind::Unbounded)
             .flat_map(|(c, name)| {
-                g.threads.iter().enumerate().filter_map(move |(t, threads)| {
-                    let opened = g.cells[s][t][c].opened;
-                    (opened > 0).then(|| format!("{name} ({threads} threads): {opened}"))
-                })
+                g.threads
+                    .iter()
+                    .enumerate()
+                    .filter_map(move |(t, threads)| {
+                        let opened = g.cells[s][t][c].opened;
+                        (opened > 0).then(|| format!("{name} ({threads} threads): {opened}"))
+                    })
             })
             .collect();
         if churn.is_empty() {
