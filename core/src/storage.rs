@@ -40,7 +40,13 @@ pub enum IdleOrder {
     ///   exhausted pool costs O(capacity);
     /// - with `max_overflow > 0` the pool counts its idle connections in one shared counter
     ///   (to keep at most `pool_size`), which brings back one contended cache line; with
-    ///   `max_overflow == 0` every slot may be idle and nothing is counted.
+    ///   `max_overflow == 0` every slot may be idle and nothing is counted;
+    /// - with `max_overflow > 0`, more connection churn under contention: a scan is not a
+    ///   snapshot, so a checkout can miss a connection parked behind it and open a new one
+    ///   with the overflow capacity, and the count can refuse a return for a moment while a
+    ///   claim is under way; the pool then closes one at a later return. In the 4-thread
+    ///   stress test of `core/tests/behaviour.rs` (pool of 2, overflow 1, with invalidations)
+    ///   it opened 1,750–3,850 connections where the queues opened 1,750.
     ///
     /// Heap pools only (a [`FixedPool`](crate::FixedPool) is always LIFO).
     Affinity,

@@ -820,7 +820,9 @@ fn threads_share_nothing(order: IdleOrder, size: usize, overflow: usize) {
         .idle_order(order)
         .build()
         .unwrap();
-    let in_use: Vec<AtomicBool> = (0..4096).map(|_| AtomicBool::new(false)).collect();
+    // Indexed by connection id: room for every connection the run may open (overflow,
+    // invalidation and soft invalidation make the pool open new ones as it goes).
+    let in_use: Vec<AtomicBool> = (0..1 << 20).map(|_| AtomicBool::new(false)).collect();
     let peak = AtomicUsize::new(0);
     std::thread::scope(|s| {
         for t in 0..THREADS {
@@ -861,6 +863,10 @@ fn threads_share_nothing(order: IdleOrder, size: usize, overflow: usize) {
         "{order:?}: never more than pool_size + max_overflow open"
     );
     assert!(p.state().idle <= size, "{order:?}: at most pool_size idle");
+    eprintln!(
+        "{order:?} pool {size}+{overflow}: {} connections opened",
+        m.opened()
+    );
     let s = p.state();
     assert_eq!((s.checked_out, s.open), (0, m.open()));
     drop(p);
