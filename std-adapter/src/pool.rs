@@ -551,28 +551,38 @@ impl<M: Manager> Inner<M> {
                 }
                 Attempt::Got(Guard::core(p))
             }
-            Ok(Err(CheckoutError::WouldBlock)) => {
-                if r.cfg.max_overflow.is_none() {
-                    Self::attempt_extra(r)
-                } else {
-                    Attempt::Busy
-                }
-            }
-            Ok(Err(CheckoutError::Connect(MgrError::Manager(e)))) => {
-                tracing::debug!(pool = %r.ev().name, "Error on connect()");
-                Attempt::Failed(Error::Connect(e))
-            }
-            Ok(Err(CheckoutError::Connect(MgrError::Panicked(what)))) => {
-                Attempt::Failed(Error::Panicked { what })
-            }
-            Ok(Err(CheckoutError::Disconnected)) => {
-                tracing::info!(pool = %r.ev().name, "Reconnection attempts exhausted on checkout");
-                Attempt::Failed(Error::Disconnected)
-            }
-            Ok(Err(_)) => Attempt::Busy,
+            Ok(Err(CheckoutError::WouldBlock)) if r.cfg.max_overflow.is_some() => Attempt::Busy,
+            Ok(Err(e)) => Self::core_failed(r, e),
             Err(payload) => Attempt::Failed(Error::Panicked {
                 what: format!("a listener panicked: {}", panic_message(&*payload)),
             }),
+        }
+    }
+
+    /// A core checkout that failed, as the caller sees it: an error (logged as the reference
+    /// logs it), a connection opened outside the core (unlimited overflow), or busy.
+    #[cold]
+    fn core_failed<R>(
+        r: &R,
+        e: CheckoutError<MgrError<M::Error>>,
+    ) -> Attempt<Guard<M, R>, Error<M::Error>>
+    where
+        R: InnerRef<M>,
+    {
+        match e {
+            CheckoutError::WouldBlock if r.cfg.max_overflow.is_none() => Self::attempt_extra(r),
+            CheckoutError::Connect(MgrError::Manager(e)) => {
+                tracing::debug!(pool = %r.ev().name, "Error on connect()");
+                Attempt::Failed(Error::Connect(e))
+            }
+            CheckoutError::Connect(MgrError::Panicked(what)) => {
+                Attempt::Failed(Error::Panicked { what })
+            }
+            CheckoutError::Disconnected => {
+                tracing::info!(pool = %r.ev().name, "Reconnection attempts exhausted on checkout");
+                Attempt::Failed(Error::Disconnected)
+            }
+            _ => Attempt::Busy,
         }
     }
 
@@ -678,16 +688,7 @@ impl<M: Manager> Inner<M> {
     where
         R: InnerRef<M>,
     {
-        let attempt = match e {
-            CheckoutError::WouldBlock => Self::attempt_extra(r),
-            CheckoutError::Connect(MgrError::Manager(e)) => Attempt::Failed(Error::Connect(e)),
-            CheckoutError::Connect(MgrError::Panicked(what)) => {
-                Attempt::Failed(Error::Panicked { what })
-            }
-            CheckoutError::Disconnected => Attempt::Failed(Error::Disconnected),
-            _ => Attempt::Busy,
-        };
-        match attempt {
+        match Self::core_failed(r, e) {
             Attempt::Got(g) => Ok(g),
             Attempt::Failed(e) => Err(e),
             Attempt::Busy => Self::wait_for(r.clone(), timeout),
@@ -721,15 +722,30 @@ impl<M: Manager> Inner<M> {
     }
 
     #[inline]
-    fn try_checkout<R>(r: R) -> Result<Guard<M, R>, Error<M::Error>>
+    fn try_checkout<R, T>(r: R, wrap: impl FnOnce(Guard<M, R>) -> T) -> Result<T, Error<M::Error>>
     where
         R: InnerRef<M>,
     {
-        if !r.ev().wait.open_to_newcomers() {
+        let ev = r.ev();
+        if !ev.wait.open_to_newcomers() {
             return Err(Error::WouldBlock);
         }
-        match Self::attempt(&r) {
-            Attempt::Got(g) => Ok(g),
+        let attempt = if ev.plain() {
+            // As `checkout`'s fast path: nothing to catch or log, the caller's `Result` built
+            // in place, an exhausted pool answered inline (through `attempt`, whose result
+            // carries a whole guard or error, it took twice the instructions).
+            match Self::core_checkout(&r) {
+                Ok(p) => return Ok(wrap(Guard::core(p))),
+                Err(CheckoutError::WouldBlock) if r.cfg.max_overflow.is_some() => {
+                    return Err(Error::WouldBlock)
+                }
+                Err(e) => Self::core_failed(&r, e),
+            }
+        } else {
+            Self::attempt(&r)
+        };
+        match attempt {
+            Attempt::Got(g) => Ok(wrap(g)),
             Attempt::Failed(e) => Err(e),
             Attempt::Busy => Err(Error::WouldBlock),
         }
@@ -898,7 +914,7 @@ impl<M: Manager> Pool<M> {
     /// ```
     #[inline]
     pub fn try_get(&self) -> Result<PooledConnection<'_, M>, Error<M::Error>> {
-        Inner::try_checkout(&*self.inner).map(|g| PooledConnection { g })
+        Inner::try_checkout(&*self.inner, |g| PooledConnection { g })
     }
 
     /// Like [`get`](Self::get), for a guard that owns a handle to the pool (`'static`: it

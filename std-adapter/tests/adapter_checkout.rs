@@ -135,3 +135,39 @@ fn connect_errors_are_typed_with_a_source() {
     assert_eq!(pool.state().open, 0, "capacity given back");
     assert!(pool.get().is_ok());
 }
+
+#[test]
+fn try_get_reports_a_failed_connect_and_goes_beyond_the_core_with_unlimited_overflow() {
+    // The fast path (no listeners, no echo) answers these without the general one.
+    let (manager, pool) = one_slot();
+    manager.fail_connects(1);
+    assert!(matches!(pool.try_get(), Err(Error::Connect(_))));
+    assert_eq!(
+        pool.state().open,
+        0,
+        "the failed connect gave its capacity back"
+    );
+    let conn = pool.try_get().unwrap();
+    assert_eq!(manager.opened(), 1, "one connect per try, none repeated");
+    drop(conn);
+
+    let manager = ScriptedManager::new();
+    let pool = Pool::builder(manager.clone())
+        .pool_size(1)
+        .unlimited_overflow()
+        .build()
+        .unwrap();
+    let core = pool.try_get().unwrap();
+    let extra = pool
+        .try_get()
+        .expect("unlimited overflow opens beyond the core");
+    assert_eq!(pool.state().open, 2);
+    drop((core, extra));
+    assert_eq!(
+        pool.state().open,
+        1,
+        "the extra connection is closed on return"
+    );
+    drop(pool);
+    manager.assert_all_closed_once(0);
+}
