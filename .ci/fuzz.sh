@@ -19,11 +19,17 @@ for name in model threads; do
   work="$target_dir/corpus-$name"
   mkdir -p "$work"
   extra=()
+  envs=()
   # Thread start-up inside std allocates per-thread data that LeakSanitizer reports
-  # spuriously; connection leaks are caught by the target's own close counts.
-  if [ "$name" = threads ]; then extra+=(-detect_leaks=0); fi
+  # spuriously; connection leaks are caught by the target's own close counts. libFuzzer's
+  # flag turns off the check per input; ASAN_OPTIONS turns off the one at exit, which once
+  # reported a scoped thread's handle (48 bytes, std's `Thread::new`) after a clean run.
+  if [ "$name" = threads ]; then
+    extra+=(-detect_leaks=0)
+    envs+=(env "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0")
+  fi
   # `timeout`: a panic unwinding into a spinning Drop would hang instead of failing.
-  run timeout $((seconds + 240)) cargo +nightly fuzz run --target-dir "$target_dir" "$name" \
+  run "${envs[@]}" timeout $((seconds + 240)) cargo +nightly fuzz run --target-dir "$target_dir" "$name" \
     "$work" "corpus/$name" -- -max_total_time="$seconds" -max_len=516 "${extra[@]}" \
     2>&1 | tee "$target_dir/$name.log" | grep -vE '^(#[0-9]+|"|###### )' || {
       echo "fuzz: $name failed; artifacts:" >&2
