@@ -86,77 +86,59 @@ pub const VARIANTS: &[&str] = &[
     "tarn (eventual, 2 ms)",
 ];
 
+/// tarn-core's configurations the harness knows (tables and variants): name, and what each
+/// sets on top of `pool_size(size).max_overflow(0)`.
+const TARN_CORE: &[(&str, CoreSettings)] = &[
+    ("tarn-core try_checkout", |b| b),
+    ("tarn-core affinity", |b| {
+        b.idle_order(tarn_core::IdleOrder::Affinity)
+    }),
+    ("tarn-core lifo", |b| {
+        b.idle_order(tarn_core::IdleOrder::Lifo)
+    }),
+    ("tarn-core no reset", |b| {
+        b.reset_on_return(tarn_core::ResetMode::None)
+    }),
+];
+
+/// The std adapter's configurations the harness knows: name, waiting policy, idle order.
+#[cfg(feature = "adapter")]
+const TARN: &[(&str, tarn::Fairness, tarn::IdleOrder)] = {
+    use tarn::{Fairness::*, IdleOrder::*};
+    const fn eventual(micros: u64) -> tarn::Fairness {
+        Eventual(Duration::from_micros(micros))
+    }
+    &[
+        ("tarn", Strict, Fifo),
+        ("tarn (LIFO)", Strict, Lifo),
+        ("tarn (affinity)", Strict, Affinity),
+        ("tarn (eventual, 100 µs)", eventual(100), Fifo),
+        ("tarn (eventual, 500 µs)", eventual(500), Fifo),
+        ("tarn (eventual, 500 µs, LIFO)", eventual(500), Lifo),
+        ("tarn (eventual, 500 µs, affinity)", eventual(500), Affinity),
+        ("tarn (eventual, 2 ms)", eventual(2_000), Fifo),
+    ]
+};
+
 /// Builds the contender called `name` with a pool of `size` connections, all opened.
 ///
 /// # Panics
 ///
 /// If `name` is in neither [`ALL`] nor [`VARIANTS`], or a pool fails to build (benchmark managers cannot fail).
 pub fn build(name: &str, size: usize) -> Box<dyn Contender> {
+    if let Some(&(name, settings)) = TARN_CORE.iter().find(|c| c.0 == name) {
+        return Box::new(TarnCore::new(size, name, settings));
+    }
+    #[cfg(feature = "adapter")]
+    if let Some(&(name, fairness, order)) = TARN.iter().find(|c| c.0 == name) {
+        return Box::new(Tarn::new(size, name, fairness, order));
+    }
     match name {
         "floor (ArrayQueue)" => Box::new(Floor::new(size)),
-        "tarn-core try_checkout" => Box::new(TarnCore::new(size)),
-        "tarn-core affinity" => Box::new(TarnCore::named(size, "tarn-core affinity", |b| {
-            b.idle_order(tarn_core::IdleOrder::Affinity)
-        })),
-        // Variants for profiling (`--profile`), not in the tables.
-        "tarn-core lifo" => Box::new(TarnCore::with(size, |b| {
-            b.idle_order(tarn_core::IdleOrder::Lifo)
-        })),
-        "tarn-core no reset" => Box::new(TarnCore::with(size, |b| {
-            b.reset_on_return(tarn_core::ResetMode::None)
-        })),
         "proto: entry moved" => Box::new(crate::proto::Moved::new(size)),
         "proto: entry in place" => Box::new(crate::proto::InPlace::new(size)),
         "proto: FIFO hand-off" => Box::new(crate::proto::FifoHandoff::new(size)),
         "proto: per-thread affinity" => Box::new(crate::proto::Affinity::new(size)),
-        #[cfg(feature = "adapter")]
-        "tarn" => Box::new(Tarn::new(size)),
-        #[cfg(feature = "adapter")]
-        "tarn (eventual, 100 µs)" => Box::new(Tarn::with(
-            size,
-            "tarn (eventual, 100 µs)",
-            tarn::Fairness::Eventual(Duration::from_micros(100)),
-        )),
-        #[cfg(feature = "adapter")]
-        "tarn (eventual, 500 µs)" => Box::new(Tarn::with(
-            size,
-            "tarn (eventual, 500 µs)",
-            tarn::Fairness::Eventual(Duration::from_micros(500)),
-        )),
-        #[cfg(feature = "adapter")]
-        "tarn (eventual, 500 µs, LIFO)" => Box::new(Tarn::with_order(
-            size,
-            "tarn (eventual, 500 µs, LIFO)",
-            tarn::Fairness::Eventual(Duration::from_micros(500)),
-            tarn::IdleOrder::Lifo,
-        )),
-        #[cfg(feature = "adapter")]
-        "tarn (affinity)" => Box::new(Tarn::with_order(
-            size,
-            "tarn (affinity)",
-            tarn::Fairness::Strict,
-            tarn::IdleOrder::Affinity,
-        )),
-        #[cfg(feature = "adapter")]
-        "tarn (eventual, 500 µs, affinity)" => Box::new(Tarn::with_order(
-            size,
-            "tarn (eventual, 500 µs, affinity)",
-            tarn::Fairness::Eventual(Duration::from_micros(500)),
-            tarn::IdleOrder::Affinity,
-        )),
-        #[cfg(feature = "adapter")]
-        "tarn (LIFO)" => Box::new(Tarn::with_order(
-            size,
-            "tarn (LIFO)",
-            tarn::Fairness::Strict,
-            tarn::IdleOrder::Lifo,
-        )),
-        #[cfg(feature = "adapter")]
-        "tarn (eventual, 2 ms)" => Box::new(Tarn::with(
-            size,
-            "tarn (eventual, 2 ms)",
-            tarn::Fairness::Eventual(Duration::from_millis(2)),
-        )),
         "Mutex+Condvar" => Box::new(StdMutex::new(size)),
         "parking_lot" => Box::new(PlMutex::new(size)),
         "r2d2" => Box::new(R2d2::new(size, false)),
@@ -305,26 +287,12 @@ pub struct TarnCore {
     name: &'static str,
 }
 
+/// What a tarn-core configuration sets on its builder.
+pub type CoreSettings = fn(tarn_core::Builder<UnitManager>) -> tarn_core::Builder<UnitManager>;
+
 impl TarnCore {
-    /// A pool of `size` (no overflow), all opened.
-    pub fn new(size: usize) -> Self {
-        Self::with(size, |b| b)
-    }
-
-    /// A pool of `size` (no overflow) with more settings, all opened.
-    pub fn with(
-        size: usize,
-        settings: impl FnOnce(tarn_core::Builder<UnitManager>) -> tarn_core::Builder<UnitManager>,
-    ) -> Self {
-        Self::named(size, "tarn-core try_checkout", settings)
-    }
-
-    /// The same under another name.
-    pub fn named(
-        size: usize,
-        name: &'static str,
-        settings: impl FnOnce(tarn_core::Builder<UnitManager>) -> tarn_core::Builder<UnitManager>,
-    ) -> Self {
+    /// A pool of `size` (no overflow) with `settings`, all opened, called `name`.
+    pub fn new(size: usize, name: &'static str, settings: CoreSettings) -> Self {
         let pool = settings(tarn_core::Builder::new(UnitManager))
             .pool_size(size)
             .max_overflow(0)
@@ -363,18 +331,9 @@ pub struct Tarn {
 
 #[cfg(feature = "adapter")]
 impl Tarn {
-    /// A pool of `size` (no overflow, 30 s timeout, the default strict fairness), all opened.
-    pub fn new(size: usize) -> Self {
-        Self::with(size, "tarn", tarn::Fairness::Strict)
-    }
-
-    /// The same with another waiting policy, under another name.
-    pub fn with(size: usize, name: &'static str, fairness: tarn::Fairness) -> Self {
-        Self::with_order(size, name, fairness, tarn::IdleOrder::Fifo)
-    }
-
-    /// The same with another waiting policy and idle order, under another name.
-    pub fn with_order(
+    /// A pool of `size` (no overflow, 30 s timeout) with this waiting policy and idle order,
+    /// all opened, called `name`.
+    pub fn new(
         size: usize,
         name: &'static str,
         fairness: tarn::Fairness,
