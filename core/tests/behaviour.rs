@@ -87,9 +87,19 @@ impl Events<ScriptedConn> for Recorder {
 }
 
 fn pool(m: &ScriptedManager, size: usize, overflow: usize) -> Pool<ScriptedManager> {
+    pool_in(IdleOrder::Fifo, m, size, overflow)
+}
+
+fn pool_in(
+    order: IdleOrder,
+    m: &ScriptedManager,
+    size: usize,
+    overflow: usize,
+) -> Pool<ScriptedManager> {
     Builder::new(m.clone())
         .pool_size(size)
         .max_overflow(overflow)
+        .idle_order(order)
         .build()
         .unwrap()
 }
@@ -444,12 +454,7 @@ fn detach_frees_the_slot_and_hands_over_the_connection() {
 fn fifo_hands_out_the_oldest_returned_and_lifo_the_newest() {
     for (order, want_first) in [(IdleOrder::Fifo, 0), (IdleOrder::Lifo, 2)] {
         let m = ScriptedManager::new();
-        let p = Builder::new(m.clone())
-            .pool_size(3)
-            .max_overflow(0)
-            .idle_order(order)
-            .build()
-            .unwrap();
+        let p = pool_in(order, &m, 3, 0);
         let conns: Vec<_> = (0..3).map(|_| p.try_checkout().unwrap()).collect();
         let ids: Vec<usize> = conns.iter().map(|c| c.id).collect();
         drop(conns); // returned in order 0, 1, 2
@@ -462,12 +467,7 @@ fn fifo_hands_out_the_oldest_returned_and_lifo_the_newest() {
 }
 
 fn affinity_pool(m: &ScriptedManager, size: usize, overflow: usize) -> Pool<ScriptedManager> {
-    Builder::new(m.clone())
-        .pool_size(size)
-        .max_overflow(overflow)
-        .idle_order(IdleOrder::Affinity)
-        .build()
-        .unwrap()
+    pool_in(IdleOrder::Affinity, m, size, overflow)
 }
 
 #[test]
@@ -814,12 +814,7 @@ fn threads_share_nothing(order: IdleOrder, size: usize, overflow: usize) {
     const THREADS: usize = 4;
     let rounds = if cfg!(miri) { 20 } else { 20_000 };
     let m = ScriptedManager::new();
-    let p = Builder::new(m.clone())
-        .pool_size(size)
-        .max_overflow(overflow)
-        .idle_order(order)
-        .build()
-        .unwrap();
+    let p = pool_in(order, &m, size, overflow);
     // Indexed by connection id: room for every connection the run may open (overflow,
     // invalidation and soft invalidation make the pool open new ones as it goes).
     // (Under Miri, 20 rounds open a few dozen; a million entries would take minutes to
