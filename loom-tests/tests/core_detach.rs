@@ -4,24 +4,15 @@
 mod common;
 
 use common::{assert_quiescent, model, Hooks, Mgr};
-use loom::sync::Arc;
 use loom::thread;
-use tarn_core::{Builder, IdleOrder, Pool, Pooled};
+use tarn_core::{IdleOrder, Pool, Pooled};
 
 #[test]
 fn detach_racing_checkout_at_capacity() {
     model(|| {
         let mgr = Mgr::new();
         let hooks = Hooks::new(1, 0);
-        let pool = Arc::new(
-            Builder::new(mgr.clone())
-                .pool_size(1)
-                .max_overflow(0)
-                .idle_order(IdleOrder::Lifo)
-                .events(hooks.clone())
-                .build()
-                .unwrap(),
-        );
+        let pool = common::pool(IdleOrder::Lifo, 1, 0, &hooks, &mgr);
         let mine = Pool::try_checkout_in(pool.clone()).unwrap(); // connection 1
         let detacher = thread::spawn(move || Pooled::detach(mine));
         let other = {

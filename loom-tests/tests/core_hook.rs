@@ -5,22 +5,13 @@
 mod common;
 
 use common::{assert_quiescent, model, Holders, Hooks, Mgr};
-use loom::sync::Arc;
 use loom::thread;
-use tarn_core::{Builder, CheckoutError, IdleOrder};
+use tarn_core::{CheckoutError, IdleOrder};
 
 fn run(disconnects: usize) {
     let mgr = Mgr::new();
     let hooks = Hooks::new(2, disconnects);
-    let pool = Arc::new(
-        Builder::new(mgr.clone())
-            .pool_size(1)
-            .max_overflow(1)
-            .idle_order(IdleOrder::Lifo)
-            .events(hooks.clone())
-            .build()
-            .unwrap(),
-    );
+    let pool = common::pool(IdleOrder::Lifo, 1, 1, &hooks, &mgr);
     let holders = Holders::new();
     let threads: Vec<_> = (0..2)
         .map(|_| {
