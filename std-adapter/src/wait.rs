@@ -126,8 +126,10 @@ const RELEASE: u8 = 1;
 const CHAIN: u8 = 2;
 
 /// How long the head of the queue spins for its notification before it parks.
+#[cfg_attr(tarn_loom, allow(dead_code))] // Unread under loom, where time decides nothing (module docs).
 const SPIN: Duration = Duration::from_micros(20);
 /// Within [`SPIN`], how long it busy-waits before it starts yielding the CPU.
+#[cfg_attr(tarn_loom, allow(dead_code))] // Unread under loom, where time decides nothing (module docs).
 const SPIN_BUSY: Duration = Duration::from_micros(1);
 
 /// A waiter's notification cell. Nodes belong to the queue and are reused by whichever
@@ -145,6 +147,8 @@ struct Entry {
     /// The waiting thread, to unpark.
     thread: Thread,
     /// When it registered.
+    #[cfg_attr(tarn_loom, allow(dead_code))]
+    // Unread under loom, where time decides nothing (module docs).
     since: Instant,
     /// Capacity is reserved for it (eventual fairness): counted in `WaitQueue::closed`.
     reserved: bool,
@@ -159,6 +163,8 @@ struct Queue {
     /// registrant tries anyway).
     spare: usize,
     /// When capacity was last reserved for a waiter (eventual fairness).
+    #[cfg_attr(tarn_loom, allow(dead_code))]
+    // Unread under loom, where time decides nothing (module docs).
     last_handoff: Option<Instant>,
     /// Waiters holding a notification they have not taken yet (notes are set and taken
     /// under the lock, so this is exact under it).
