@@ -147,10 +147,10 @@ enum Idle {
 struct Parked {
     /// At most this many may be parked: `pool_size`.
     bound: usize,
-    /// Whether `idle` is kept: only when the pool has more slots than `bound`. With
+    /// Kept only when the pool has more slots than `bound` (`HeapStorage::counted`). With
     /// `max_overflow == 0` every slot may be parked, and the counter (the one cache line
     /// every checkout and checkin would share) is left alone.
-    counted: bool,
+    ///
     /// Slots parked, plus parks in progress, plus claims whose decrement is still to come.
     /// It may overstate for a moment (a claim decrements after its swap), so a checkin that
     /// races a checkout may close a connection the pool had room for; it never understates,
@@ -235,7 +235,6 @@ impl<C, I> HeapStorage<C, I> {
             }
             IdleOrder::Affinity => Idle::Affinity(Parked {
                 bound: pool_size,
-                counted: capacity > pool_size,
                 idle: Padded(AtomicUsize::new(0)),
             }),
             _ => Idle::Lifo(IndexStack::new(capacity, pool_size)),
@@ -257,11 +256,18 @@ impl<C, I> HeapStorage<C, I> {
 
 #[cfg(feature = "alloc")]
 impl<C, I> HeapStorage<C, I> {
+    /// Whether the affinity order counts its parked slots: only when the pool has more slots
+    /// than it may keep idle (`max_overflow > 0`).
+    #[inline(always)]
+    fn counted(&self, p: &Parked) -> bool {
+        self.slots.len() > p.bound
+    }
+
     /// Parks slot `idx`, which the caller owns and which holds a connection: from now on any
     /// thread may claim it. Gives the index back if `pool_size` are parked already.
     #[inline]
     fn park(&self, p: &Parked, idx: u32) -> Result<(), u32> {
-        if p.counted && p.idle.0.fetch_add(1, Ordering::SeqCst) >= p.bound {
+        if self.counted(p) && p.idle.0.fetch_add(1, Ordering::SeqCst) >= p.bound {
             p.idle.0.fetch_sub(1, Ordering::SeqCst);
             return Err(idx);
         }
@@ -283,7 +289,7 @@ impl<C, I> HeapStorage<C, I> {
     #[inline]
     fn claim(&self, p: &Parked, hint: u32) -> Option<u32> {
         if let Some(slot) = self.slots.get(hint as usize) {
-            if Self::take_parked(p, &slot.0.parked) {
+            if self.take_parked(p, &slot.0.parked) {
                 return Some(hint);
             }
         }
@@ -300,7 +306,7 @@ impl<C, I> HeapStorage<C, I> {
             if i >= n {
                 i = 0;
             }
-            if Self::take_parked(p, &self.slots[i].0.parked) {
+            if self.take_parked(p, &self.slots[i].0.parked) {
                 return Some(i as u32);
             }
         }
@@ -309,7 +315,7 @@ impl<C, I> HeapStorage<C, I> {
 
     /// Takes a parked slot's flag, if it is set.
     #[inline(always)]
-    fn take_parked(p: &Parked, parked: &AtomicBool) -> bool {
+    fn take_parked(&self, p: &Parked, parked: &AtomicBool) -> bool {
         // Read before swapping: a slot in use is only read, so its line stays shared instead
         // of being pulled away from the core that uses it.
         if parked.load(Ordering::SeqCst)
@@ -317,7 +323,7 @@ impl<C, I> HeapStorage<C, I> {
                 .compare_exchange(true, false, Ordering::SeqCst, Ordering::SeqCst)
                 .is_ok()
         {
-            if p.counted {
+            if self.counted(p) {
                 p.idle.0.fetch_sub(1, Ordering::SeqCst);
             }
             return true;
@@ -375,7 +381,7 @@ impl<C, I> Storage<C, I> for HeapStorage<C, I> {
             Idle::Lifo(s) => s.len(),
             #[cfg(all(target_has_atomic = "ptr", not(tarn_loom)))]
             Idle::Fifo(q) => q.len(),
-            Idle::Affinity(p) if p.counted => p.idle.0.load(Ordering::SeqCst),
+            Idle::Affinity(p) if self.counted(p) => p.idle.0.load(Ordering::SeqCst),
             Idle::Affinity(_) => self
                 .slots
                 .iter()
