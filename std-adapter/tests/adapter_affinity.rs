@@ -1,6 +1,6 @@
 //! `IdleOrder::Affinity` through the std adapter: each thread gets back the connection it
-//! used last (the adapter keeps a hint per thread), waiting and wake-ups work as with the
-//! queues, and the idle bound holds with overflow.
+//! used last (the adapter keeps a hint per thread), and the idle bound holds with overflow.
+//! Its wake-ups are in `adapter_waiting.rs`.
 
 use std::sync::{Barrier, Mutex};
 use std::time::Duration;
@@ -52,29 +52,6 @@ fn each_thread_gets_back_the_connection_it_used() {
     assert_eq!(manager.opened(), THREADS);
     drop(pool);
     manager.assert_all_closed_once(0);
-}
-
-#[test]
-fn a_waiter_is_woken_by_a_parked_connection() {
-    for fairness in [
-        Fairness::Strict,
-        Fairness::Eventual(Duration::from_micros(500)),
-    ] {
-        let (manager, pool) = pool(1, 0, fairness);
-        std::thread::scope(|s| {
-            let held = pool.get().unwrap();
-            let waiter = s.spawn(|| pool.get_timeout(Duration::from_secs(10)).map(|c| c.id));
-            while pool.state().waiting == 0 {
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            drop(held);
-            assert_eq!(waiter.join().unwrap().unwrap(), 1, "{fairness:?}");
-        });
-        let s = pool.state();
-        assert_eq!((s.open, s.idle, s.waiting), (1, 1, 0), "{fairness:?}");
-        drop(pool);
-        manager.assert_all_closed_once(0);
-    }
 }
 
 #[test]

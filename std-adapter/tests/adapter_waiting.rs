@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use tarn::{Error, Fairness, Manager, Pool, PooledConnection, ResetMode};
+use tarn::{Error, Fairness, IdleOrder, Manager, Pool, PooledConnection, ResetMode};
 use tarn_core::testing::{ScriptedConn, ScriptedError, ScriptedManager};
 
 fn pool_of(n: usize) -> (ScriptedManager, Pool<ScriptedManager>) {
@@ -359,4 +359,34 @@ fn eventual_fairness_serves_every_thread() {
     );
     let st = pool.state();
     assert_eq!((st.waiting, st.checked_out, st.idle), (0, 0, 1));
+}
+
+/// The affinity order parks a returned connection in its slot instead of queueing it: the
+/// waiter is woken all the same, under both waiting policies.
+#[test]
+fn a_waiter_is_woken_by_a_parked_connection() {
+    for fairness in [
+        Fairness::Strict,
+        Fairness::Eventual(Duration::from_micros(500)),
+    ] {
+        let manager = ScriptedManager::new();
+        let pool = Pool::builder(manager.clone())
+            .pool_size(1)
+            .max_overflow(0)
+            .idle_order(IdleOrder::Affinity)
+            .fairness(fairness)
+            .build()
+            .unwrap();
+        std::thread::scope(|s| {
+            let held = pool.get().unwrap();
+            let waiter = s.spawn(|| pool.get_timeout(Duration::from_secs(10)).map(|c| c.id));
+            wait_for_waiters(&pool, 1);
+            drop(held);
+            assert_eq!(waiter.join().unwrap().unwrap(), 1, "{fairness:?}");
+        });
+        let s = pool.state();
+        assert_eq!((s.open, s.idle, s.waiting), (1, 1, 0), "{fairness:?}");
+        drop(pool);
+        manager.assert_all_closed_once(0);
+    }
 }
