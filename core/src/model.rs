@@ -399,7 +399,9 @@ struct MConn {
 #[derive(Debug, Default)]
 struct MPool {
     idle: VecDeque<MConn>,
-    /// Empty slots, the next one to use last.
+    /// Empty slots, the next one to use last: the heap storage's free stack. Only the
+    /// affinity order's predictions read slots (a fixed pool hands out fresh slots first,
+    /// which this does not model, and is always LIFO).
     free: Vec<usize>,
     /// Connections open (idle or out).
     open: usize,
