@@ -40,7 +40,7 @@ for f in std-adapter/tests/*.rs; do
 done
 shopt -u nullglob
 if [ "${#adapter_tests[@]}" -gt 0 ]; then
-  tsan_test -p tarn "${adapter_tests[@]}"
+  tsan_test -p tarn-pool "${adapter_tests[@]}"
 else
   echo "tsan: no multi-thread tests in std-adapter/tests/ yet"
 fi

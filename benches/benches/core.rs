@@ -9,7 +9,7 @@
 //! - `invalidate_all`: pool-wide invalidation (an epoch bump);
 //! - `state`: the counter snapshot.
 //!
-//! Each group measures tarn-core's `Pool` and, with the `adapter` feature, `tarn::Pool`.
+//! Each group measures tarn-core's `Pool` and, with the `adapter` feature, `tarn_pool::Pool`.
 //! Run: `cargo bench -p tarn-benches --bench core` (add `--features adapter` for `tarn`).
 
 use std::hint::black_box;
@@ -31,8 +31,8 @@ fn core_pool_in(size: usize, order: tarn_core::IdleOrder) -> tarn_core::Pool<Uni
 }
 
 #[cfg(feature = "adapter")]
-fn adapter_pool(size: usize) -> tarn::Pool<UnitManager> {
-    tarn::Pool::builder(UnitManager)
+fn adapter_pool(size: usize) -> tarn_pool::Pool<UnitManager> {
+    tarn_pool::Pool::builder(UnitManager)
         .pool_size(size)
         .max_overflow(0)
         .timeout(std::time::Duration::from_secs(30))

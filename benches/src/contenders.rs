@@ -103,9 +103,9 @@ const TARN_CORE: &[(&str, CoreSettings)] = &[
 
 /// The std adapter's configurations the harness knows: name, waiting policy, idle order.
 #[cfg(feature = "adapter")]
-const TARN: &[(&str, tarn::Fairness, tarn::IdleOrder)] = {
-    use tarn::{Fairness::*, IdleOrder::*};
-    const fn eventual(micros: u64) -> tarn::Fairness {
+const TARN: &[(&str, tarn_pool::Fairness, tarn_pool::IdleOrder)] = {
+    use tarn_pool::{Fairness::*, IdleOrder::*};
+    const fn eventual(micros: u64) -> tarn_pool::Fairness {
         Eventual(Duration::from_micros(micros))
     }
     &[
@@ -322,10 +322,10 @@ impl Contender for TarnCore {
     }
 }
 
-/// The std adapter's blocking `tarn::Pool::get`.
+/// The std adapter's blocking `tarn_pool::Pool::get`.
 #[cfg(feature = "adapter")]
 pub struct Tarn {
-    pool: tarn::Pool<UnitManager>,
+    pool: tarn_pool::Pool<UnitManager>,
     name: &'static str,
 }
 
@@ -336,10 +336,10 @@ impl Tarn {
     pub fn new(
         size: usize,
         name: &'static str,
-        fairness: tarn::Fairness,
-        order: tarn::IdleOrder,
+        fairness: tarn_pool::Fairness,
+        order: tarn_pool::IdleOrder,
     ) -> Self {
-        let pool = tarn::Pool::builder(UnitManager)
+        let pool = tarn_pool::Pool::builder(UnitManager)
             .pool_size(size)
             .max_overflow(0)
             .timeout(Duration::from_secs(30))

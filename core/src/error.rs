@@ -51,7 +51,7 @@ impl core::error::Error for BuildError {}
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum CheckoutError<E> {
-    /// No idle connection and no capacity to open one: try again later (the `tarn` adapter
+    /// No idle connection and no capacity to open one: try again later (the `tarn-pool` adapter
     /// waits for a connection to come back).
     WouldBlock,
     /// The manager failed to open a connection; the capacity was given back. The cause is

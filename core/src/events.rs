@@ -72,7 +72,7 @@ impl core::fmt::Display for InvalidateReason {
 /// All methods default to doing nothing. They run on the thread that triggered the event,
 /// while that thread has exclusive use of `conn`. A hook should not panic; if one does, the
 /// pool closes the connection it was handling, keeps every count right, and lets the panic
-/// continue (the `tarn` adapter turns it into an error).
+/// continue (the `tarn-pool` adapter turns it into an error).
 ///
 /// # Examples
 ///
@@ -135,7 +135,7 @@ pub trait Events<C> {
     /// Capacity came back to the pool: an idle connection was returned, a connection was
     /// closed (so a new one may be opened), or the first connect finished.
     ///
-    /// This is how an adapter that blocks (the `tarn` crate) learns when to wake a waiter;
+    /// This is how an adapter that blocks (the `tarn-pool` crate) learns when to wake a waiter;
     /// tarn-core itself never waits.
     fn released(&self) {}
 }

@@ -5,7 +5,7 @@
 //! reconnect, first-connect once, events) on a core that never blocks, never reads time by
 //! itself, and never allocates after the pool is built. A checkout either succeeds or says
 //! [`WouldBlock`](CheckoutError::WouldBlock); waiting is the job of an adapter such as the
-//! `tarn` crate.
+//! `tarn-pool` crate.
 //!
 //! ```
 //! use tarn_core::{Builder, CheckoutError, Pooled, testing::ScriptedManager};

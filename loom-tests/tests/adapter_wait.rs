@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use loom::sync::{Arc, Mutex};
 use loom::thread;
-use tarn::{Fairness, IdleOrder, Manager, Pool, ResetMode};
+use tarn_pool::{Fairness, IdleOrder, Manager, Pool, ResetMode};
 
 /// Connections are numbers; nothing can fail.
 #[derive(Clone, Default)]
@@ -77,7 +77,7 @@ fn a_capacity_release_by_invalidation_wakes_the_waiter() {
             let c = p2.get().expect("served by a reconnect");
             assert_eq!(*c, 2);
         });
-        tarn::PooledConnection::invalidate(held);
+        tarn_pool::PooledConnection::invalidate(held);
         waiter.join().unwrap();
     });
 }

@@ -9,7 +9,7 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use tarn::{Listener, Manager, Pool, ResetMode};
+use tarn_pool::{Listener, Manager, Pool, ResetMode};
 
 /// Connections are numbers; reset does nothing.
 struct Numbers;
@@ -82,7 +82,7 @@ fn main() {
 
 #[allow(dead_code)]
 fn core_only() {
-    let core = tarn::core::Builder::new(Numbers)
+    let core = tarn_pool::core::Builder::new(Numbers)
         .pool_size(4)
         .build()
         .unwrap();

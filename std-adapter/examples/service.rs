@@ -39,7 +39,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use tarn::{Manager, Pool, PooledConnection};
+use tarn_pool::{Manager, Pool, PooledConnection};
 
 /// A mixed read/write workload through a tarn connection pool, with a simulated failover and
 /// an overload burst; ends with a report.
@@ -182,8 +182,8 @@ fn account_inserts(t: &Names, accounts: i64) -> Vec<String> {
 #[cfg(feature = "sqlite")]
 mod sqlite {
     use super::{account_inserts, Names, Workload};
-    use tarn::managers::sqlite::rusqlite::{Connection, Error, TransactionBehavior};
-    use tarn::managers::SqliteManager;
+    use tarn_pool::managers::sqlite::rusqlite::{Connection, Error, TransactionBehavior};
+    use tarn_pool::managers::SqliteManager;
 
     impl Workload for SqliteManager {
         fn setup(c: &mut Connection, t: &Names, accounts: i64) -> Result<(), Error> {
@@ -264,8 +264,8 @@ mod sqlite {
 #[cfg(feature = "postgres")]
 mod postgres {
     use super::{account_inserts, Names, Workload};
-    use tarn::managers::postgres::postgres::{Client, Error};
-    use tarn::managers::PostgresManager;
+    use tarn_pool::managers::postgres::postgres::{Client, Error};
+    use tarn_pool::managers::PostgresManager;
 
     impl Workload for PostgresManager {
         fn setup(c: &mut Client, t: &Names, accounts: i64) -> Result<(), Error> {
@@ -343,9 +343,9 @@ mod postgres {
 #[cfg(feature = "mysql")]
 mod mysql {
     use super::{account_inserts, Names, Workload};
-    use tarn::managers::mysql::mysql::prelude::Queryable;
-    use tarn::managers::mysql::mysql::{Conn, Error, TxOpts};
-    use tarn::managers::MysqlManager;
+    use tarn_pool::managers::mysql::mysql::prelude::Queryable;
+    use tarn_pool::managers::mysql::mysql::{Conn, Error, TxOpts};
+    use tarn_pool::managers::MysqlManager;
 
     impl Workload for MysqlManager {
         fn setup(c: &mut Conn, t: &Names, accounts: i64) -> Result<(), Error> {
@@ -414,8 +414,8 @@ mod mysql {
 #[cfg(feature = "redis")]
 mod redis {
     use super::{Names, Workload};
-    use tarn::managers::redis::redis::{self, Connection, RedisError};
-    use tarn::managers::RedisManager;
+    use tarn_pool::managers::redis::redis::{self, Connection, RedisError};
+    use tarn_pool::managers::RedisManager;
 
     impl Workload for RedisManager {
         fn setup(c: &mut Connection, t: &Names, accounts: i64) -> Result<(), RedisError> {
@@ -552,7 +552,7 @@ struct Report {
     elapsed: Duration,
     counters: Counters,
     waits_us: Vec<u32>,
-    stats: tarn::Stats,
+    stats: tarn_pool::Stats,
     open_after_dispose: usize,
     failover_at: Option<Duration>,
     burst_window: Option<(Duration, Duration)>,
@@ -969,7 +969,7 @@ fn dispatch(args: &Args) -> Result<Report, Box<dyn StdError>> {
             let dir = std::env::temp_dir().join(format!("tarn-service-{}", std::process::id()));
             std::fs::create_dir_all(&dir)?;
             let path = dir.join("service.db");
-            let manager = tarn::managers::SqliteManager::file(&path).wal(true);
+            let manager = tarn_pool::managers::SqliteManager::file(&path).wal(true);
             let result = run(
                 manager,
                 format!("SQLite file {} (WAL, temporary)", path.display()),
@@ -980,7 +980,7 @@ fn dispatch(args: &Args) -> Result<Report, Box<dyn StdError>> {
         }
         #[cfg(feature = "sqlite")]
         "sqlite" => {
-            let manager = tarn::managers::SqliteManager::from_url(&url)?;
+            let manager = tarn_pool::managers::SqliteManager::from_url(&url)?;
             if manager.is_memory() {
                 return Err("an in-memory SQLite database is private to one connection: use a file URL (sqlite:///path.db) for a shared pool".into());
             }
@@ -995,20 +995,20 @@ fn dispatch(args: &Args) -> Result<Report, Box<dyn StdError>> {
         }
         #[cfg(feature = "postgres")]
         "postgres" | "postgresql" => {
-            let manager = tarn::managers::PostgresManager::from_url(&url)?;
+            let manager = tarn_pool::managers::PostgresManager::from_url(&url)?;
             let shown = format!("PostgreSQL {manager:?}");
             run(manager, shown, args)
         }
         #[cfg(feature = "mysql")]
         "mysql" | "mariadb" => {
             let url = url.replacen("mariadb://", "mysql://", 1);
-            let manager = tarn::managers::MysqlManager::from_url(&url)?;
+            let manager = tarn_pool::managers::MysqlManager::from_url(&url)?;
             let shown = format!("MariaDB/MySQL {manager:?}");
             run(manager, shown, args)
         }
         #[cfg(feature = "redis")]
         "redis" => {
-            let manager = tarn::managers::RedisManager::from_url(&url)?;
+            let manager = tarn_pool::managers::RedisManager::from_url(&url)?;
             let shown = format!("Redis {manager:?}");
             run(manager, shown, args)
         }

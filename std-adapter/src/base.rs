@@ -280,7 +280,7 @@ impl<M: Manager> Base<M> {
 /// # Examples
 ///
 /// ```
-/// use tarn::{NullPool, ResetMode};
+/// use tarn_pool::{NullPool, ResetMode};
 /// # use tarn_core::testing::ScriptedManager;
 ///
 /// let pool = NullPool::builder(ScriptedManager::new())
@@ -319,10 +319,10 @@ impl<M: Manager, K> KindBuilder<M, K> {
     /// What to do with a returned connection. Defaults to [`ResetMode::Rollback`].
     ///
     /// ```
-    /// # use tarn::NullPool;
+    /// # use tarn_pool::NullPool;
     /// # use tarn_core::testing::ScriptedManager;
     /// let manager = ScriptedManager::new();
-    /// let pool = NullPool::builder(manager.clone()).reset_on_return(tarn::ResetMode::None).build();
+    /// let pool = NullPool::builder(manager.clone()).reset_on_return(tarn_pool::ResetMode::None).build();
     /// drop(pool.get()?);
     /// assert_eq!(manager.resets(), 0);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -335,7 +335,7 @@ impl<M: Manager, K> KindBuilder<M, K> {
     /// The name the pool logs under. Defaults to a name unique in the process.
     ///
     /// ```
-    /// # use tarn::NullPool;
+    /// # use tarn_pool::NullPool;
     /// # use tarn_core::testing::ScriptedManager;
     /// let pool = NullPool::builder(ScriptedManager::new()).logging_name("scratch").build();
     /// assert_eq!(pool.logging_name(), "scratch");
@@ -349,7 +349,7 @@ impl<M: Manager, K> KindBuilder<M, K> {
     /// Logs every checkout and checkin at debug level. Defaults to `false`.
     ///
     /// ```
-    /// # use tarn::NullPool;
+    /// # use tarn_pool::NullPool;
     /// # use tarn_core::testing::ScriptedManager;
     /// let pool = NullPool::builder(ScriptedManager::new()).echo(true).build();
     /// drop(pool.get()?); // checkout and checkin logged at debug level
@@ -363,10 +363,10 @@ impl<M: Manager, K> KindBuilder<M, K> {
     /// Registers a listener; any number may be registered.
     ///
     /// ```
-    /// # use tarn::NullPool;
+    /// # use tarn_pool::NullPool;
     /// # use tarn_core::testing::ScriptedManager;
     /// struct Quiet;
-    /// impl<C> tarn::Listener<C> for Quiet {}
+    /// impl<C> tarn_pool::Listener<C> for Quiet {}
     /// let pool = NullPool::builder(ScriptedManager::new()).listener(Quiet).build();
     /// drop(pool.get()?);
     /// # Ok::<(), Box<dyn std::error::Error>>(())

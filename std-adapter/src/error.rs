@@ -11,7 +11,7 @@ use std::time::Duration;
 ///
 /// ```
 /// use std::time::Duration;
-/// use tarn::{Error, Pool};
+/// use tarn_pool::{Error, Pool};
 /// # use tarn_core::testing::ScriptedManager;
 ///
 /// let pool = Pool::builder(ScriptedManager::new()).pool_size(1).max_overflow(0).build()?;
@@ -74,7 +74,7 @@ impl<E> Error<E> {
     /// # Examples
     ///
     /// ```
-    /// use tarn::Pool;
+    /// use tarn_pool::Pool;
     /// use tarn_core::testing::{ScriptedError, ScriptedManager};
     ///
     /// let manager = ScriptedManager::new();
@@ -82,7 +82,7 @@ impl<E> Error<E> {
     /// let pool = Pool::builder(manager).build()?;
     /// let err = pool.get().unwrap_err();
     /// assert_eq!(err.into_inner(), Some(ScriptedError::Connect));
-    /// # Ok::<(), tarn::BuildError>(())
+    /// # Ok::<(), tarn_pool::BuildError>(())
     /// ```
     pub fn into_inner(self) -> Option<E> {
         match self {
@@ -94,7 +94,7 @@ impl<E> Error<E> {
     /// Whether this is a [`Error::Timeout`].
     ///
     /// ```
-    /// # use tarn::Error;
+    /// # use tarn_pool::Error;
     /// assert!(!Error::<()>::WouldBlock.is_timeout());
     /// ```
     pub fn is_timeout(&self) -> bool {

@@ -46,7 +46,7 @@ pub struct CheckoutEvent {
 /// ```
 /// use std::sync::atomic::{AtomicUsize, Ordering};
 /// use std::sync::Arc;
-/// use tarn::{CheckoutEvent, Disconnected, Listener, Pool};
+/// use tarn_pool::{CheckoutEvent, Disconnected, Listener, Pool};
 /// # use tarn_core::testing::ScriptedManager;
 ///
 /// #[derive(Default)]

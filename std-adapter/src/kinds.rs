@@ -25,7 +25,7 @@ use crate::Error;
 /// # Examples
 ///
 /// ```
-/// use tarn::NullPool;
+/// use tarn_pool::NullPool;
 /// # use tarn_core::testing::ScriptedManager;
 ///
 /// let manager = ScriptedManager::new();
@@ -69,7 +69,7 @@ impl<M: Manager> NullPool<M> {
     /// A pool with the defaults (rollback on return, no listeners).
     ///
     /// ```
-    /// # use tarn::NullPool;
+    /// # use tarn_pool::NullPool;
     /// # use tarn_core::testing::ScriptedManager;
     /// let pool = NullPool::new(ScriptedManager::new());
     /// assert_eq!(pool.get()?.id, 1);
@@ -107,7 +107,7 @@ impl<M: Manager> NullPool<M> {
     /// Cumulative counters of opened, closed and invalidated connections.
     ///
     /// ```
-    /// # use tarn::NullPool;
+    /// # use tarn_pool::NullPool;
     /// # use tarn_core::testing::ScriptedManager;
     /// let pool = NullPool::new(ScriptedManager::new());
     /// drop(pool.get()?);
@@ -121,7 +121,7 @@ impl<M: Manager> NullPool<M> {
     /// The name the pool logs under.
     ///
     /// ```
-    /// # use tarn::NullPool;
+    /// # use tarn_pool::NullPool;
     /// # use tarn_core::testing::ScriptedManager;
     /// let pool = NullPool::builder(ScriptedManager::new()).logging_name("n").build();
     /// assert_eq!(pool.logging_name(), "n");
@@ -145,7 +145,7 @@ impl<M: Manager + Clone> NullPool<M> {
     /// A new pool with the same configuration, manager and listeners.
     ///
     /// ```
-    /// # use tarn::NullPool;
+    /// # use tarn_pool::NullPool;
     /// # use tarn_core::testing::ScriptedManager;
     /// let pool = NullPool::new(ScriptedManager::new());
     /// let fresh = pool.recreate();
@@ -179,7 +179,7 @@ impl<M: Manager + Clone> NullPool<M> {
 /// # Examples
 ///
 /// ```
-/// use tarn::StaticPool;
+/// use tarn_pool::StaticPool;
 /// # use tarn_core::testing::ScriptedManager;
 ///
 /// let manager = ScriptedManager::new();
@@ -301,7 +301,7 @@ impl<M: Manager> StaticPool<M> {
     /// [`Error::Disconnected`] or [`Error::Panicked`] as for [`Pool::get`](crate::Pool::get).
     ///
     /// ```
-    /// # use tarn::StaticPool;
+    /// # use tarn_pool::StaticPool;
     /// # use tarn_core::testing::ScriptedManager;
     /// let pool = StaticPool::new(ScriptedManager::new());
     /// let (a, b) = (pool.get()?, pool.get()?);
@@ -348,7 +348,7 @@ impl<M: Manager> StaticPool<M> {
     /// if none is out). The next checkout opens a new one.
     ///
     /// ```
-    /// # use tarn::StaticPool;
+    /// # use tarn_pool::StaticPool;
     /// # use tarn_core::testing::ScriptedManager;
     /// let manager = ScriptedManager::new();
     /// let pool = StaticPool::new(manager.clone());
@@ -391,7 +391,7 @@ impl<M: Manager + Clone> StaticPool<M> {
 /// # Examples
 ///
 /// ```
-/// use tarn::{AssertionPool, Error};
+/// use tarn_pool::{AssertionPool, Error};
 /// # use tarn_core::testing::ScriptedManager;
 ///
 /// let pool = AssertionPool::new(ScriptedManager::new());
@@ -450,7 +450,7 @@ impl<M: Manager> KindBuilder<M, AssertionPool<M>> {
     /// `true` (as the reference's `store_traceback`).
     ///
     /// ```
-    /// # use tarn::AssertionPool;
+    /// # use tarn_pool::AssertionPool;
     /// # use tarn_core::testing::ScriptedManager;
     /// let pool = AssertionPool::builder(ScriptedManager::new()).store_backtrace(false).build();
     /// let _held = pool.get()?;
@@ -540,7 +540,7 @@ impl<M: Manager> AssertionPool<M> {
     /// Closes the idle connection (one that is out is closed when returned).
     ///
     /// ```
-    /// # use tarn::AssertionPool;
+    /// # use tarn_pool::AssertionPool;
     /// # use tarn_core::testing::ScriptedManager;
     /// let manager = ScriptedManager::new();
     /// let pool = AssertionPool::new(manager.clone());
@@ -589,7 +589,7 @@ static SINGLETON_IDS: AtomicUsize = AtomicUsize::new(1);
 /// # Examples
 ///
 /// ```
-/// use tarn::{Error, SingletonThreadPool};
+/// use tarn_pool::{Error, SingletonThreadPool};
 /// # use tarn_core::testing::ScriptedManager;
 ///
 /// let pool = SingletonThreadPool::new(ScriptedManager::new());
@@ -701,7 +701,7 @@ impl<M: Manager + 'static> KindBuilder<M, SingletonThreadPool<M>> {
     /// How many threads' connections are kept at once. Defaults to 5; 0 counts as 1.
     ///
     /// ```
-    /// # use tarn::SingletonThreadPool;
+    /// # use tarn_pool::SingletonThreadPool;
     /// # use tarn_core::testing::ScriptedManager;
     /// let pool = SingletonThreadPool::builder(ScriptedManager::new()).pool_size(1).build();
     /// drop(pool.get()?);
@@ -832,7 +832,7 @@ impl<M: Manager + 'static> SingletonThreadPool<M> {
     /// `"SingletonThreadPool id:<id> size: <threads kept>"`, as the reference.
     ///
     /// ```
-    /// # use tarn::SingletonThreadPool;
+    /// # use tarn_pool::SingletonThreadPool;
     /// # use tarn_core::testing::ScriptedManager;
     /// let pool = SingletonThreadPool::new(ScriptedManager::new());
     /// drop(pool.get()?);
@@ -870,7 +870,7 @@ impl<M: Manager + 'static> SingletonThreadPool<M> {
     /// Closes every kept connection (ones out are closed when returned).
     ///
     /// ```
-    /// # use tarn::SingletonThreadPool;
+    /// # use tarn_pool::SingletonThreadPool;
     /// # use tarn_core::testing::ScriptedManager;
     /// let manager = ScriptedManager::new();
     /// let pool = SingletonThreadPool::new(manager.clone());
@@ -920,7 +920,7 @@ enum Home<'a, M: Manager + 'static> {
 /// return, `checkin` event) and then closes it (NullPool) or keeps it for the next checkout.
 ///
 /// ```
-/// use tarn::{KindConnection, NullPool};
+/// use tarn_pool::{KindConnection, NullPool};
 /// # use tarn_core::testing::ScriptedManager;
 /// let manager = ScriptedManager::new();
 /// let pool = NullPool::new(manager.clone());
@@ -988,12 +988,12 @@ impl<M: Manager + 'static> KindConnection<'_, M> {
     /// Marks the connection to be closed when returned.
     ///
     /// ```
-    /// # use tarn::SingletonThreadPool;
+    /// # use tarn_pool::SingletonThreadPool;
     /// # use tarn_core::testing::ScriptedManager;
     /// let manager = ScriptedManager::new();
     /// let pool = SingletonThreadPool::new(manager.clone());
     /// let mut c = pool.get()?;
-    /// tarn::KindConnection::soft_invalidate(&mut c);
+    /// tarn_pool::KindConnection::soft_invalidate(&mut c);
     /// drop(c);
     /// assert_eq!(manager.closed(), 1, "closed on return, not kept");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -1007,11 +1007,11 @@ impl<M: Manager + 'static> KindConnection<'_, M> {
     /// Removes the connection from the pool for good.
     ///
     /// ```
-    /// # use tarn::NullPool;
+    /// # use tarn_pool::NullPool;
     /// # use tarn_core::testing::ScriptedManager;
     /// let manager = ScriptedManager::new();
     /// let pool = NullPool::new(manager.clone());
-    /// let raw = tarn::KindConnection::detach(pool.get()?);
+    /// let raw = tarn_pool::KindConnection::detach(pool.get()?);
     /// assert_eq!((raw.id, manager.closed()), (1, 0));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```

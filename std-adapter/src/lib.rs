@@ -8,7 +8,7 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use tarn::Pool;
+//! use tarn_pool::Pool;
 //! # use tarn_core::testing::ScriptedManager;
 //!
 //! let pool = Pool::builder(ScriptedManager::new())

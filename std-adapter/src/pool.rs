@@ -146,7 +146,7 @@ impl<M: Manager> InnerRef<M> for Arc<Inner<M>> {
 ///
 /// ```
 /// use std::time::Duration;
-/// use tarn::Pool;
+/// use tarn_pool::Pool;
 /// # use tarn_core::testing::ScriptedManager;
 ///
 /// let pool = Pool::builder(ScriptedManager::new())
@@ -196,7 +196,7 @@ impl<M: Manager> fmt::Debug for Pool<M> {
 ///
 /// ```
 /// use std::time::Duration;
-/// use tarn::{IdleOrder, Pool, ResetMode};
+/// use tarn_pool::{IdleOrder, Pool, ResetMode};
 /// # use tarn_core::testing::ScriptedManager;
 ///
 /// let pool = Pool::builder(ScriptedManager::new())
@@ -210,7 +210,7 @@ impl<M: Manager> fmt::Debug for Pool<M> {
 ///     .logging_name("orders")
 ///     .build()?;
 /// assert_eq!(pool.logging_name(), "orders");
-/// # Ok::<(), tarn::BuildError>(())
+/// # Ok::<(), tarn_pool::BuildError>(())
 /// ```
 #[must_use = "a builder does nothing until `.build()` is called"]
 pub struct Builder<M: Manager> {
@@ -234,13 +234,13 @@ impl<M: Manager> Builder<M> {
     /// (every connection is kept, as the reference).
     ///
     /// ```
-    /// # use tarn::Pool;
+    /// # use tarn_pool::Pool;
     /// # use tarn_core::testing::ScriptedManager;
     /// let pool = Pool::builder(ScriptedManager::new()).pool_size(2).build()?;
     /// let held: Vec<_> = (0..4).map(|_| pool.get().unwrap()).collect();
     /// drop(held);
     /// assert_eq!(pool.state().idle, 2, "two kept, the overflow closed");
-    /// # Ok::<(), tarn::BuildError>(())
+    /// # Ok::<(), tarn_pool::BuildError>(())
     /// ```
     pub fn pool_size(mut self, n: usize) -> Self {
         self.cfg.pool_size = n;
@@ -250,7 +250,7 @@ impl<M: Manager> Builder<M> {
     /// How many connections may be open beyond `pool_size` under load. Defaults to 10.
     ///
     /// ```
-    /// # use tarn::Pool;
+    /// # use tarn_pool::Pool;
     /// # use tarn_core::testing::ScriptedManager;
     /// let pool = Pool::builder(ScriptedManager::new()).pool_size(1).max_overflow(1).build()?;
     /// let (_a, _b) = (pool.get()?, pool.get()?);
@@ -266,13 +266,13 @@ impl<M: Manager> Builder<M> {
     /// for capacity. See [`Pool`] for how the adapter does it.
     ///
     /// ```
-    /// # use tarn::Pool;
+    /// # use tarn_pool::Pool;
     /// # use tarn_core::testing::ScriptedManager;
     /// let pool = Pool::builder(ScriptedManager::new()).pool_size(1).unlimited_overflow().build()?;
     /// let held: Vec<_> = (0..100).map(|_| pool.try_get().unwrap()).collect();
     /// assert_eq!(pool.state().overflow, 99);
     /// # drop(held);
-    /// # Ok::<(), tarn::BuildError>(())
+    /// # Ok::<(), tarn_pool::BuildError>(())
     /// ```
     pub fn unlimited_overflow(mut self) -> Self {
         self.cfg.max_overflow = None;
@@ -283,13 +283,13 @@ impl<M: Manager> Builder<M> {
     /// timeouts work (zero: try once, then fail with [`Error::Timeout`]).
     ///
     /// ```
-    /// # use tarn::Pool;
+    /// # use tarn_pool::Pool;
     /// # use tarn_core::testing::ScriptedManager;
     /// let pool = Pool::builder(ScriptedManager::new())
     ///     .timeout(std::time::Duration::from_millis(250))
     ///     .build()?;
     /// assert_eq!(pool.timeout().as_millis(), 250);
-    /// # Ok::<(), tarn::BuildError>(())
+    /// # Ok::<(), tarn_pool::BuildError>(())
     /// ```
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.cfg.timeout = timeout;
@@ -299,7 +299,7 @@ impl<M: Manager> Builder<M> {
     /// Replaces a connection at checkout once it is older than `age`. Defaults to never.
     ///
     /// ```
-    /// # use tarn::Pool;
+    /// # use tarn_pool::Pool;
     /// # use tarn_core::testing::ScriptedManager;
     /// let pool = Pool::builder(ScriptedManager::new())
     ///     .recycle(std::time::Duration::from_millis(1))
@@ -317,7 +317,7 @@ impl<M: Manager> Builder<M> {
     /// What to do with a returned connection. Defaults to [`ResetMode::Rollback`].
     ///
     /// ```
-    /// # use tarn::{Pool, ResetMode};
+    /// # use tarn_pool::{Pool, ResetMode};
     /// # use tarn_core::testing::ScriptedManager;
     /// let manager = ScriptedManager::new();
     /// let pool = Pool::builder(manager.clone()).reset_on_return(ResetMode::None).build()?;
@@ -335,7 +335,7 @@ impl<M: Manager> Builder<M> {
     /// invalidates every older connection. Defaults to `false`.
     ///
     /// ```
-    /// # use tarn::Pool;
+    /// # use tarn_pool::Pool;
     /// # use tarn_core::testing::ScriptedManager;
     /// let manager = ScriptedManager::new();
     /// let pool = Pool::builder(manager.clone()).pre_ping(true).build()?;
@@ -360,7 +360,7 @@ impl<M: Manager> Builder<M> {
     /// counter. It has no order among idle connections.
     ///
     /// ```
-    /// # use tarn::{IdleOrder, Pool};
+    /// # use tarn_pool::{IdleOrder, Pool};
     /// # use tarn_core::testing::ScriptedManager;
     /// let pool = Pool::builder(ScriptedManager::new()).idle_order(IdleOrder::Lifo).build()?;
     /// let (a, b) = (pool.get()?, pool.get()?);
@@ -386,13 +386,13 @@ impl<M: Manager> Builder<M> {
     ///
     /// ```
     /// # use std::time::Duration;
-    /// # use tarn::{Fairness, Pool};
+    /// # use tarn_pool::{Fairness, Pool};
     /// # use tarn_core::testing::ScriptedManager;
     /// let pool = Pool::builder(ScriptedManager::new())
     ///     .fairness(Fairness::Eventual(Duration::from_micros(200)))
     ///     .build()?;
     /// assert_eq!(pool.fairness(), Fairness::Eventual(Duration::from_micros(200)));
-    /// # Ok::<(), tarn::BuildError>(())
+    /// # Ok::<(), tarn_pool::BuildError>(())
     /// ```
     pub fn fairness(mut self, fairness: Fairness) -> Self {
         self.cfg.fairness = fairness;
@@ -404,11 +404,11 @@ impl<M: Manager> Builder<M> {
     /// stored redacted, so it can never reach a log.
     ///
     /// ```
-    /// # use tarn::Pool;
+    /// # use tarn_pool::Pool;
     /// # use tarn_core::testing::ScriptedManager;
     /// let pool = Pool::builder(ScriptedManager::new()).logging_name("orders").build()?;
     /// assert_eq!(pool.logging_name(), "orders");
-    /// # Ok::<(), tarn::BuildError>(())
+    /// # Ok::<(), tarn_pool::BuildError>(())
     /// ```
     pub fn logging_name(mut self, name: impl Into<String>) -> Self {
         self.cfg.name = Some(name.into());
@@ -419,7 +419,7 @@ impl<M: Manager> Builder<M> {
     /// `false`, and then no such event is even built.
     ///
     /// ```
-    /// # use tarn::Pool;
+    /// # use tarn_pool::Pool;
     /// # use tarn_core::testing::ScriptedManager;
     /// let pool = Pool::builder(ScriptedManager::new()).echo(true).build()?;
     /// drop(pool.get()?); // logs "Connection checked out from pool" at debug level
@@ -447,7 +447,7 @@ impl<M: Manager> Builder<M> {
     /// - [`BuildError::FifoUnavailable`] for FIFO order where the FIFO queue does not exist.
     ///
     /// ```
-    /// # use tarn::{BuildError, Pool};
+    /// # use tarn_pool::{BuildError, Pool};
     /// # use tarn_core::testing::ScriptedManager;
     /// let err = Pool::builder(ScriptedManager::new()).pool_size(0).max_overflow(0).build();
     /// assert_eq!(err.unwrap_err(), BuildError::ZeroCapacity);
@@ -796,11 +796,11 @@ impl State {
     /// `pool_size` connections are open.
     ///
     /// ```
-    /// # use tarn::Pool;
+    /// # use tarn_pool::Pool;
     /// # use tarn_core::testing::ScriptedManager;
     /// let pool = Pool::builder(ScriptedManager::new()).pool_size(3).build()?;
     /// assert_eq!(pool.state().signed_overflow(), -3);
-    /// # Ok::<(), tarn::BuildError>(())
+    /// # Ok::<(), tarn_pool::BuildError>(())
     /// ```
     pub fn signed_overflow(&self) -> isize {
         self.open as isize - self.pool_size as isize
@@ -826,13 +826,13 @@ impl<M: Manager> Pool<M> {
     /// 30 s, no recycle, rollback on return, no pre-ping, FIFO, no listeners.
     ///
     /// ```
-    /// # use tarn::Pool;
+    /// # use tarn_pool::Pool;
     /// # use tarn_core::testing::ScriptedManager;
     /// let pool = Pool::builder(ScriptedManager::new()).build()?;
     /// assert_eq!(pool.state().pool_size, 5);
     /// assert_eq!(pool.state().max_overflow, 10);
     /// assert_eq!(pool.timeout(), std::time::Duration::from_secs(30));
-    /// # Ok::<(), tarn::BuildError>(())
+    /// # Ok::<(), tarn_pool::BuildError>(())
     /// ```
     pub fn builder(manager: M) -> Builder<M> {
         Builder {
@@ -856,7 +856,7 @@ impl<M: Manager> Pool<M> {
     /// # Examples
     ///
     /// ```
-    /// # use tarn::Pool;
+    /// # use tarn_pool::Pool;
     /// # use tarn_core::testing::ScriptedManager;
     /// let pool = Pool::builder(ScriptedManager::new()).build()?;
     /// let conn = pool.get()?;
@@ -878,7 +878,7 @@ impl<M: Manager> Pool<M> {
     ///
     /// ```
     /// # use std::time::Duration;
-    /// # use tarn::Pool;
+    /// # use tarn_pool::Pool;
     /// # use tarn_core::testing::ScriptedManager;
     /// let pool = Pool::builder(ScriptedManager::new()).pool_size(1).max_overflow(0).build()?;
     /// let held = pool.get()?;
@@ -905,7 +905,7 @@ impl<M: Manager> Pool<M> {
     /// # Examples
     ///
     /// ```
-    /// # use tarn::{Error, Pool};
+    /// # use tarn_pool::{Error, Pool};
     /// # use tarn_core::testing::ScriptedManager;
     /// let pool = Pool::builder(ScriptedManager::new()).pool_size(1).max_overflow(0).build()?;
     /// let held = pool.try_get()?;
@@ -927,7 +927,7 @@ impl<M: Manager> Pool<M> {
     /// # Examples
     ///
     /// ```
-    /// # use tarn::Pool;
+    /// # use tarn_pool::Pool;
     /// # use tarn_core::testing::ScriptedManager;
     /// let pool = Pool::builder(ScriptedManager::new()).build()?;
     /// let conn = pool.get_owned()?;
@@ -948,7 +948,7 @@ impl<M: Manager> Pool<M> {
     ///
     /// ```
     /// # use std::time::Duration;
-    /// # use tarn::Pool;
+    /// # use tarn_pool::Pool;
     /// # use tarn_core::testing::ScriptedManager;
     /// let pool = Pool::builder(ScriptedManager::new()).build()?;
     /// let conn = pool.get_owned_timeout(Duration::from_millis(5))?;
@@ -967,7 +967,7 @@ impl<M: Manager> Pool<M> {
     /// A snapshot of the pool's counters, with how many threads wait.
     ///
     /// ```
-    /// # use tarn::Pool;
+    /// # use tarn_pool::Pool;
     /// # use tarn_core::testing::ScriptedManager;
     /// let pool = Pool::builder(ScriptedManager::new()).build()?;
     /// let conn = pool.get()?;
@@ -983,7 +983,7 @@ impl<M: Manager> Pool<M> {
     /// The reference's `status()` line.
     ///
     /// ```
-    /// # use tarn::Pool;
+    /// # use tarn_pool::Pool;
     /// # use tarn_core::testing::ScriptedManager;
     /// let pool = Pool::builder(ScriptedManager::new()).pool_size(3).build()?;
     /// let _c = pool.get()?;
@@ -1000,7 +1000,7 @@ impl<M: Manager> Pool<M> {
     /// Cumulative counters of rare events (opened, closed, recycled, invalidated, timeouts).
     ///
     /// ```
-    /// # use tarn::Pool;
+    /// # use tarn_pool::Pool;
     /// # use tarn_core::testing::ScriptedManager;
     /// let pool = Pool::builder(ScriptedManager::new()).build()?;
     /// drop(pool.get()?);
@@ -1014,11 +1014,11 @@ impl<M: Manager> Pool<M> {
     /// The name the pool logs under.
     ///
     /// ```
-    /// # use tarn::Pool;
+    /// # use tarn_pool::Pool;
     /// # use tarn_core::testing::ScriptedManager;
     /// let pool = Pool::builder(ScriptedManager::new()).logging_name("db").build()?;
     /// assert_eq!(pool.logging_name(), "db");
-    /// # Ok::<(), tarn::BuildError>(())
+    /// # Ok::<(), tarn_pool::BuildError>(())
     /// ```
     pub fn logging_name(&self) -> &str {
         &self.inner.ev().name
@@ -1027,11 +1027,11 @@ impl<M: Manager> Pool<M> {
     /// The configured checkout timeout.
     ///
     /// ```
-    /// # use tarn::Pool;
+    /// # use tarn_pool::Pool;
     /// # use tarn_core::testing::ScriptedManager;
     /// let pool = Pool::builder(ScriptedManager::new()).build()?;
-    /// assert_eq!(pool.timeout(), tarn::DEFAULT_TIMEOUT);
-    /// # Ok::<(), tarn::BuildError>(())
+    /// assert_eq!(pool.timeout(), tarn_pool::DEFAULT_TIMEOUT);
+    /// # Ok::<(), tarn_pool::BuildError>(())
     /// ```
     pub fn timeout(&self) -> Duration {
         self.inner.cfg.timeout
@@ -1046,7 +1046,7 @@ impl<M: Manager> Pool<M> {
     /// checkout, checked-out ones are closed when returned. O(1).
     ///
     /// ```
-    /// # use tarn::Pool;
+    /// # use tarn_pool::Pool;
     /// # use tarn_core::testing::ScriptedManager;
     /// let manager = ScriptedManager::new();
     /// let pool = Pool::builder(manager.clone()).build()?;
@@ -1066,7 +1066,7 @@ impl<M: Manager> Pool<M> {
     /// pool stays usable.
     ///
     /// ```
-    /// # use tarn::Pool;
+    /// # use tarn_pool::Pool;
     /// # use tarn_core::testing::ScriptedManager;
     /// let manager = ScriptedManager::new();
     /// let pool = Pool::builder(manager.clone()).build()?;
@@ -1092,7 +1092,7 @@ impl<M: Manager> Pool<M> {
     ///
     /// ```
     /// # use std::sync::{Arc, atomic::{AtomicUsize, Ordering}};
-    /// # use tarn::{Listener, Pool};
+    /// # use tarn_pool::{Listener, Pool};
     /// # use tarn_core::testing::ScriptedManager;
     /// struct Opened(AtomicUsize);
     /// impl<C> Listener<C> for Opened {
@@ -1113,7 +1113,7 @@ impl<M: Manager> Pool<M> {
     /// the `close_detached` event.
     ///
     /// ```
-    /// # use tarn::{Pool, PooledConnection};
+    /// # use tarn_pool::{Pool, PooledConnection};
     /// # use tarn_core::testing::ScriptedManager;
     /// let manager = ScriptedManager::new();
     /// let pool = Pool::builder(manager.clone()).build()?;
@@ -1140,7 +1140,7 @@ impl<M: Manager> Pool<M> {
     /// The pool's manager.
     ///
     /// ```
-    /// # use tarn::Pool;
+    /// # use tarn_pool::Pool;
     /// # use tarn_core::testing::ScriptedManager;
     /// let manager = ScriptedManager::new();
     /// let pool = Pool::builder(manager.clone()).build()?;
@@ -1160,7 +1160,7 @@ impl<M: Manager + Clone> Pool<M> {
     /// # Examples
     ///
     /// ```
-    /// # use tarn::Pool;
+    /// # use tarn_pool::Pool;
     /// # use tarn_core::testing::ScriptedManager;
     /// let pool = Pool::builder(ScriptedManager::new()).pool_size(2).logging_name("a").build()?;
     /// let fresh = pool.recreate();
@@ -1473,7 +1473,7 @@ macro_rules! guard_api {
             /// is woken).
             ///
             /// ```
-            /// # use tarn::*;
+            /// # use tarn_pool::*;
             /// # use tarn_core::testing::ScriptedManager;
             /// let manager = ScriptedManager::new();
             /// let pool = Pool::builder(manager.clone()).build()?;
@@ -1490,7 +1490,7 @@ macro_rules! guard_api {
             /// instead of kept when returned.
             ///
             /// ```
-            /// # use tarn::*;
+            /// # use tarn_pool::*;
             /// # use tarn_core::testing::ScriptedManager;
             /// let manager = ScriptedManager::new();
             /// let pool = Pool::builder(manager.clone()).build()?;
@@ -1516,7 +1516,7 @@ macro_rules! guard_api {
             /// [`Pool::close_detached`].
             ///
             /// ```
-            /// # use tarn::*;
+            /// # use tarn_pool::*;
             /// # use tarn_core::testing::ScriptedManager;
             /// let pool = Pool::builder(ScriptedManager::new()).build()?;
             #[doc = concat!(" ", $example_get)]
@@ -1539,7 +1539,7 @@ macro_rules! guard_api {
             /// panicked (the connection was closed).
             ///
             /// ```
-            /// # use tarn::*;
+            /// # use tarn_pool::*;
             /// # use tarn_core::testing::ScriptedManager;
             /// let pool = Pool::builder(ScriptedManager::new()).build()?;
             #[doc = concat!(" ", $example_get)]

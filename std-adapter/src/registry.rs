@@ -21,7 +21,7 @@ use crate::{BuildError, Error, OwnedPooledConnection, Pool};
 /// # Examples
 ///
 /// ```
-/// use tarn::{ConnectArgs, Pool, Registry};
+/// use tarn_pool::{ConnectArgs, Pool, Registry};
 /// # use tarn_core::testing::ScriptedManager;
 ///
 /// let registry = Registry::new(|_args: &ConnectArgs| {
@@ -71,7 +71,7 @@ impl<K: Hash + Eq + Clone, M: Manager> Registry<K, M> {
     /// The factory's [`BuildError`]; nothing is registered then.
     ///
     /// ```
-    /// # use tarn::{ConnectArgs, Pool, Registry};
+    /// # use tarn_pool::{ConnectArgs, Pool, Registry};
     /// # use tarn_core::testing::ScriptedManager;
     /// let registry = Registry::new(|_: &ConnectArgs| Pool::builder(ScriptedManager::new()).build());
     /// let key = ConnectArgs::new().kw("host", "db");
@@ -99,7 +99,7 @@ impl<K: Hash + Eq + Clone, M: Manager> Registry<K, M> {
     /// [`Pool::get`](crate::Pool::get).
     ///
     /// ```
-    /// # use tarn::{ConnectArgs, Pool, Registry};
+    /// # use tarn_pool::{ConnectArgs, Pool, Registry};
     /// # use tarn_core::testing::ScriptedManager;
     /// let registry = Registry::new(|_: &ConnectArgs| Pool::builder(ScriptedManager::new()).build());
     /// let key = ConnectArgs::new().kw("host", "db");
@@ -115,7 +115,7 @@ impl<K: Hash + Eq + Clone, M: Manager> Registry<K, M> {
     /// returned). Does nothing if there is none.
     ///
     /// ```
-    /// # use tarn::{ConnectArgs, Pool, Registry};
+    /// # use tarn_pool::{ConnectArgs, Pool, Registry};
     /// # use tarn_core::testing::ScriptedManager;
     /// let registry = Registry::new(|_: &ConnectArgs| Pool::builder(ScriptedManager::new()).build());
     /// let key = ConnectArgs::new().kw("host", "db");
@@ -134,7 +134,7 @@ impl<K: Hash + Eq + Clone, M: Manager> Registry<K, M> {
     /// Removes and disposes every pool.
     ///
     /// ```
-    /// # use tarn::{ConnectArgs, Pool, Registry};
+    /// # use tarn_pool::{ConnectArgs, Pool, Registry};
     /// # use tarn_core::testing::ScriptedManager;
     /// let registry = Registry::new(|_: &ConnectArgs| Pool::builder(ScriptedManager::new()).build());
     /// let key = ConnectArgs::new().kw("host", "db");
@@ -153,7 +153,7 @@ impl<K: Hash + Eq + Clone, M: Manager> Registry<K, M> {
     /// How many pools are registered.
     ///
     /// ```
-    /// # use tarn::{ConnectArgs, Pool, Registry};
+    /// # use tarn_pool::{ConnectArgs, Pool, Registry};
     /// # use tarn_core::testing::ScriptedManager;
     /// let registry = Registry::new(|_: &ConnectArgs| Pool::builder(ScriptedManager::new()).build());
     /// let key = ConnectArgs::new().kw("host", "db");
@@ -188,7 +188,7 @@ impl<K: Hash + Eq + Clone, M: Manager> Registry<K, M> {
 /// # Examples
 ///
 /// ```
-/// use tarn::ConnectArgs;
+/// use tarn_pool::ConnectArgs;
 ///
 /// let args = ConnectArgs::new()
 ///     .arg("postgres://app:s3cret@db.example/orders")
@@ -232,7 +232,7 @@ impl ConnectArgs {
     /// `sa_pool_key`).
     ///
     /// ```
-    /// # use tarn::ConnectArgs;
+    /// # use tarn_pool::ConnectArgs;
     /// let a = ConnectArgs::new().kw("host", "a").pool_key("main");
     /// let b = ConnectArgs::new().kw("host", "b").pool_key("main");
     /// assert_eq!(a, b);

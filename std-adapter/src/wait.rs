@@ -88,7 +88,7 @@ use crate::sync::{
 ///
 /// ```
 /// use std::time::Duration;
-/// use tarn::{Fairness, Pool};
+/// use tarn_pool::{Fairness, Pool};
 /// # use tarn_core::testing::ScriptedManager;
 ///
 /// // Let a running thread re-take a returned connection while others wait, but never pass

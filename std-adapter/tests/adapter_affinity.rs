@@ -5,7 +5,7 @@
 use std::sync::{Barrier, Mutex};
 use std::time::Duration;
 
-use tarn::{Fairness, IdleOrder, Pool};
+use tarn_pool::{Fairness, IdleOrder, Pool};
 use tarn_core::testing::ScriptedManager;
 
 fn pool(

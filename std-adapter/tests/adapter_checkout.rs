@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use tarn::{Error, Pool};
+use tarn_pool::{Error, Pool};
 use tarn_core::testing::ScriptedManager;
 
 fn one_slot() -> (ScriptedManager, Pool<ScriptedManager>) {

@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tarn::{
+use tarn_pool::{
     CheckoutEvent, Disconnected, Error, InvalidateReason, Listener, Pool, PooledConnection,
     ResetMode,
 };

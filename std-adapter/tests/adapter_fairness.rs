@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use tarn::{Fairness, IdleOrder, Pool};
+use tarn_pool::{Fairness, IdleOrder, Pool};
 use tarn_core::testing::ScriptedManager;
 
 const THREADS: usize = 16;

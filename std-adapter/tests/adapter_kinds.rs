@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use tarn::{
+use tarn_pool::{
     AssertionPool, Error, KindConnection, Listener, NullPool, SingletonThreadPool, StaticPool,
 };
 use tarn_core::testing::ScriptedManager;

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tarn::{ConnectArgs, Listener, Pool, PooledConnection, Registry};
+use tarn_pool::{ConnectArgs, Listener, Pool, PooledConnection, Registry};
 use tarn_core::testing::ScriptedManager;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};

@@ -1,6 +1,6 @@
 //! Point 6: pre-ping.
 
-use tarn::Pool;
+use tarn_pool::Pool;
 use tarn_core::testing::ScriptedManager;
 
 fn pinging(manager: &ScriptedManager) -> Pool<ScriptedManager> {

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use tarn::{BuildError, Pool};
+use tarn_pool::{BuildError, Pool};
 use tarn_core::testing::ScriptedManager;
 
 #[test]

@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use tarn::Pool;
+use tarn_pool::Pool;
 use tarn_core::testing::ScriptedManager;
 
 #[test]

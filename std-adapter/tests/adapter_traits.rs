@@ -1,6 +1,6 @@
 //! Point 9: handles and guards are cheap, shareable and sendable.
 
-use tarn::{
+use tarn_pool::{
     AssertionPool, Error, NullPool, OwnedPooledConnection, Pool, PooledConnection,
     SingletonThreadPool, StaticConnection, StaticPool,
 };

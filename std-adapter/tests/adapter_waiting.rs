@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use tarn::{Error, Fairness, IdleOrder, Manager, Pool, PooledConnection, ResetMode};
+use tarn_pool::{Error, Fairness, IdleOrder, Manager, Pool, PooledConnection, ResetMode};
 use tarn_core::testing::{ScriptedConn, ScriptedError, ScriptedManager};
 
 fn pool_of(n: usize) -> (ScriptedManager, Pool<ScriptedManager>) {

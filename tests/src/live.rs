@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use tarn::{Manager, ResetMode};
+use tarn_pool::{Manager, ResetMode};
 
 use crate::eventually;
 use crate::pool::{self, get, handle_error, GetError, Options};

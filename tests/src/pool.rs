@@ -1,11 +1,11 @@
-//! The pool every server test uses (`tarn::Pool`, the `QueuePool`), a listener that counts
+//! The pool every server test uses (`tarn_pool::Pool`, the `QueuePool`), a listener that counts
 //! what it did, and the application's answer to a disconnect error.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tarn::{InvalidateReason, Listener, Manager, Pool, PooledConnection, ResetMode};
+use tarn_pool::{InvalidateReason, Listener, Manager, Pool, PooledConnection, ResetMode};
 
 /// Counts what the pool did, through its listener hooks.
 #[derive(Debug, Default)]
@@ -49,7 +49,7 @@ pub type TestPool<M> = Pool<M>;
 pub type Conn<'a, M> = PooledConnection<'a, M>;
 
 /// The checkout error of a [`TestPool`].
-pub type GetError<E> = tarn::Error<E>;
+pub type GetError<E> = tarn_pool::Error<E>;
 
 /// How a test pool is set up.
 #[derive(Debug, Clone, Copy)]
@@ -103,7 +103,7 @@ where
 ///
 /// # Errors
 ///
-/// [`tarn::Error::Timeout`] when none came free in time; [`tarn::Error::Connect`] at once
+/// [`tarn_pool::Error::Timeout`] when none came free in time; [`tarn_pool::Error::Connect`] at once
 /// when the pool failed to open one (the caller sees the cause, never a hang).
 pub fn get<M: Manager>(
     pool: &TestPool<M>,

@@ -1,6 +1,6 @@
 //! Zero allocations per checkout/checkin cycle in steady state, counted by a global
 //! allocator: tarn-core's heap `Pool` (FIFO and LIFO), its `FixedPool`, and the std adapter's
-//! `tarn::Pool::get` / `try_get`.
+//! `tarn_pool::Pool::get` / `try_get`.
 //!
 //! The allocator counts only on a thread that armed it (a `const` thread-local, which needs
 //! no allocation itself), so tests running in parallel do not disturb each other.
@@ -118,7 +118,7 @@ fn fixed_pool_cycles_allocate_nothing() {
 
 #[test]
 fn adapter_get_cycles_allocate_nothing() {
-    let pool = tarn::Pool::builder(ScriptedManager::new())
+    let pool = tarn_pool::Pool::builder(ScriptedManager::new())
         .pool_size(2)
         .build()
         .unwrap();
@@ -145,10 +145,10 @@ fn waiting_allocates_nothing_once_warm() {
     // Two threads take turns on one connection, so every checkout but the first waits:
     // the queue reuses its waiter nodes, and its storage is already grown.
     for fairness in [
-        tarn::Fairness::Strict,
-        tarn::Fairness::Eventual(std::time::Duration::ZERO),
+        tarn_pool::Fairness::Strict,
+        tarn_pool::Fairness::Eventual(std::time::Duration::ZERO),
     ] {
-        let pool = tarn::Pool::builder(ScriptedManager::new())
+        let pool = tarn_pool::Pool::builder(ScriptedManager::new())
             .pool_size(1)
             .max_overflow(0)
             .fairness(fairness)

@@ -9,8 +9,8 @@
 
 use std::time::Duration;
 
-use tarn::managers::mysql::mysql::{self, prelude::Queryable, Conn as Client};
-use tarn::managers::MysqlManager;
+use tarn_pool::managers::mysql::mysql::{self, prelude::Queryable, Conn as Client};
+use tarn_pool::managers::MysqlManager;
 use tarn_tests::live::{self, LiveServer, SqlServer};
 use tarn_tests::server::{self, addr_of, mysql_url};
 use tarn_tests::sessions::Tracked;

@@ -9,8 +9,8 @@
 
 use std::time::Duration;
 
-use tarn::managers::postgres::postgres::{self, Client, NoTls};
-use tarn::managers::PostgresManager;
+use tarn_pool::managers::postgres::postgres::{self, Client, NoTls};
+use tarn_pool::managers::PostgresManager;
 use tarn_tests::live::{self, LiveServer, SqlServer};
 use tarn_tests::server::{self, addr_of, postgres_url};
 use tarn_tests::sessions::Tracked;

@@ -8,9 +8,9 @@
 
 use std::time::Duration;
 
-use tarn::managers::redis::redis::{self, Connection, RedisError, Value};
-use tarn::managers::RedisManager;
-use tarn::ResetMode;
+use tarn_pool::managers::redis::redis::{self, Connection, RedisError, Value};
+use tarn_pool::managers::RedisManager;
+use tarn_pool::ResetMode;
 use tarn_tests::live::{self, LiveServer, WAIT};
 use tarn_tests::pool::{self, get, Options};
 use tarn_tests::server::{self, addr_of, redis_url};

@@ -5,9 +5,9 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use tarn::managers::sqlite::rusqlite::{self, Connection, ErrorCode, TransactionBehavior};
-use tarn::managers::SqliteManager;
-use tarn::{Manager, Pool, ResetMode, SingletonThreadPool, StaticPool};
+use tarn_pool::managers::sqlite::rusqlite::{self, Connection, ErrorCode, TransactionBehavior};
+use tarn_pool::managers::SqliteManager;
+use tarn_pool::{Manager, Pool, ResetMode, SingletonThreadPool, StaticPool};
 use tarn_tests::TempDir;
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -183,7 +183,7 @@ fn an_unopenable_file_fails_the_checkout_with_the_cause() {
     let Err(err) = pool.get() else {
         panic!("the file cannot be opened");
     };
-    let tarn::Error::Connect(cause) = &err else {
+    let tarn_pool::Error::Connect(cause) = &err else {
         panic!("a connect error, not {err}");
     };
     assert!(pool.manager().is_disconnect(cause), "{cause}");

@@ -1,12 +1,12 @@
-//! The r2d2 bridge: `r2d2_sqlite`'s manager, unchanged, in a `tarn::Pool`.
+//! The r2d2 bridge: `r2d2_sqlite`'s manager, unchanged, in a `tarn_pool::Pool`.
 #![cfg(feature = "r2d2")]
 
 use std::time::Duration;
 
 use r2d2_sqlite::SqliteConnectionManager;
-use tarn::managers::sqlite::rusqlite::{Connection, TransactionBehavior};
-use tarn::managers::{R2d2Error, R2d2Manager};
-use tarn::{Pool, ResetMode};
+use tarn_pool::managers::sqlite::rusqlite::{Connection, TransactionBehavior};
+use tarn_pool::managers::{R2d2Error, R2d2Manager};
+use tarn_pool::{Pool, ResetMode};
 use tarn_tests::TempDir;
 
 fn rollback(conn: &mut Connection, mode: ResetMode) -> Result<(), r2d2_sqlite::rusqlite::Error> {
@@ -80,7 +80,7 @@ fn an_r2d2_connect_error_reaches_the_caller_with_its_cause() {
         panic!("cannot open");
     };
     assert!(
-        matches!(err, tarn::Error::Connect(R2d2Error::Manager(_))),
+        matches!(err, tarn_pool::Error::Connect(R2d2Error::Manager(_))),
         "{err:?}"
     );
 }

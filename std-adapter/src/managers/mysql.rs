@@ -8,9 +8,9 @@
 //! # Examples
 //!
 //! ```no_run
-//! use tarn::managers::MysqlManager;
-//! use tarn::managers::mysql::mysql::prelude::Queryable;
-//! use tarn::Pool;
+//! use tarn_pool::managers::MysqlManager;
+//! use tarn_pool::managers::mysql::mysql::prelude::Queryable;
+//! use tarn_pool::Pool;
 //!
 //! let manager = MysqlManager::from_url("mysql://root@127.0.0.1:3306/test")?;
 //! let pool = Pool::builder(manager).pool_size(4).build()?;
@@ -76,11 +76,11 @@ impl MysqlManager {
     /// # Examples
     ///
     /// ```
-    /// use tarn::managers::MysqlManager;
+    /// use tarn_pool::managers::MysqlManager;
     ///
     /// let m = MysqlManager::from_url("mysql://app:s3cret@db.internal:3306/app")?;
     /// assert!(!format!("{m:?}").contains("s3cret"));
-    /// # Ok::<(), tarn::managers::mysql::mysql::UrlError>(())
+    /// # Ok::<(), tarn_pool::managers::mysql::mysql::UrlError>(())
     /// ```
     pub fn from_url(url: &str) -> Result<Self, mysql::UrlError> {
         Opts::from_url(url).map(Self::new)

@@ -8,8 +8,8 @@
 //! # Examples
 //!
 //! ```no_run
-//! use tarn::managers::PostgresManager;
-//! use tarn::Pool;
+//! use tarn_pool::managers::PostgresManager;
+//! use tarn_pool::Pool;
 //!
 //! let manager = PostgresManager::from_url("postgres://postgres@127.0.0.1:5432/test")?;
 //! let pool = Pool::builder(manager).pool_size(4).pre_ping(true).build()?;
@@ -82,11 +82,11 @@ impl PostgresManager {
     /// # Examples
     ///
     /// ```
-    /// use tarn::managers::PostgresManager;
+    /// use tarn_pool::managers::PostgresManager;
     ///
     /// let m = PostgresManager::from_url("postgres://app:s3cret@db.internal/app")?;
     /// assert!(!format!("{m:?}").contains("s3cret"));
-    /// # Ok::<(), tarn::managers::postgres::postgres::Error>(())
+    /// # Ok::<(), tarn_pool::managers::postgres::postgres::Error>(())
     /// ```
     pub fn from_url(url: &str) -> Result<Self, postgres::Error> {
         Config::from_str(url).map(Self::new)

@@ -21,9 +21,9 @@
 //! Any r2d2 manager, here a minimal one:
 //!
 //! ```
-//! use tarn::managers::r2d2::r2d2::ManageConnection;
-//! use tarn::managers::R2d2Manager;
-//! use tarn::Pool;
+//! use tarn_pool::managers::r2d2::r2d2::ManageConnection;
+//! use tarn_pool::managers::R2d2Manager;
+//! use tarn_pool::Pool;
 //!
 //! struct Sevens;
 //!
@@ -44,8 +44,8 @@
 //! this):
 //!
 //! ```ignore
-//! use tarn::managers::R2d2Manager;
-//! use tarn::{Pool, ResetMode};
+//! use tarn_pool::managers::R2d2Manager;
+//! use tarn_pool::{Pool, ResetMode};
 //!
 //! let manager = R2d2Manager::new(r2d2_sqlite::SqliteConnectionManager::file("app.db"))
 //!     .on_reset(|conn, mode| match mode {

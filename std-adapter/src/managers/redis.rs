@@ -17,9 +17,9 @@
 //! # Examples
 //!
 //! ```no_run
-//! use tarn::managers::RedisManager;
-//! use tarn::managers::redis::redis::Commands;
-//! use tarn::Pool;
+//! use tarn_pool::managers::RedisManager;
+//! use tarn_pool::managers::redis::redis::Commands;
+//! use tarn_pool::Pool;
 //!
 //! let pool = Pool::builder(RedisManager::from_url("redis://127.0.0.1:6379/0")?)
 //!     .pool_size(4)
@@ -73,12 +73,12 @@ impl RedisManager {
     /// # Examples
     ///
     /// ```
-    /// use tarn::managers::RedisManager;
+    /// use tarn_pool::managers::RedisManager;
     ///
     /// let m = RedisManager::from_url("redis://:s3cret@cache.internal:6380/2")?;
     /// let shown = format!("{m:?}");
     /// assert!(!shown.contains("s3cret") && shown.contains("6380"));
-    /// # Ok::<(), tarn::managers::redis::redis::RedisError>(())
+    /// # Ok::<(), tarn_pool::managers::redis::redis::RedisError>(())
     /// ```
     pub fn new(info: impl IntoConnectionInfo) -> Result<Self, RedisError> {
         Ok(RedisManager {

@@ -6,7 +6,7 @@
 //! As in the reference pool:
 //!
 //! - a **file** database is shared by every connection: use the default `QueuePool`
-//!   (`tarn::Pool`). Turn on [`wal`](SqliteManager::wal) for concurrent readers and one
+//!   (`tarn_pool::Pool`). Turn on [`wal`](SqliteManager::wal) for concurrent readers and one
 //!   writer without `database is locked` errors, and keep the default
 //!   [`busy_timeout`](SqliteManager::busy_timeout).
 //! - a **memory** database (`:memory:`) exists once per connection: two connections see two
@@ -19,8 +19,8 @@
 //! # Examples
 //!
 //! ```
-//! use tarn::managers::SqliteManager;
-//! use tarn::Pool;
+//! use tarn_pool::managers::SqliteManager;
+//! use tarn_pool::Pool;
 //!
 //! let dir = std::env::temp_dir().join(format!("tarn-doc-sqlite-{}", std::process::id()));
 //! std::fs::create_dir_all(&dir)?;
@@ -111,7 +111,7 @@ impl SqliteManager {
     }
 
     /// A manager for `:memory:` databases: each connection has its own. Pool it with
-    /// `tarn::SingletonThreadPool` or `tarn::StaticPool` (see the [module docs](self)).
+    /// `tarn_pool::SingletonThreadPool` or `tarn_pool::StaticPool` (see the [module docs](self)).
     pub fn memory() -> Self {
         Self::with_target(Target::Memory)
     }
@@ -140,12 +140,12 @@ impl SqliteManager {
     /// # Examples
     ///
     /// ```
-    /// use tarn::managers::SqliteManager;
+    /// use tarn_pool::managers::SqliteManager;
     ///
     /// assert!(SqliteManager::from_url("sqlite::memory:")?.is_memory());
     /// assert!(!SqliteManager::from_url("sqlite:///tmp/app.db")?.is_memory());
     /// assert!(SqliteManager::from_url("postgres://localhost/app").is_err());
-    /// # Ok::<(), tarn::managers::sqlite::SqliteUrlError>(())
+    /// # Ok::<(), tarn_pool::managers::sqlite::SqliteUrlError>(())
     /// ```
     pub fn from_url(url: &str) -> Result<Self, SqliteUrlError> {
         let err = || SqliteUrlError {
@@ -201,15 +201,15 @@ impl SqliteManager {
     /// # Examples
     ///
     /// ```
-    /// use tarn::managers::SqliteManager;
-    /// use tarn::Manager;
+    /// use tarn_pool::managers::SqliteManager;
+    /// use tarn_pool::Manager;
     ///
     /// let manager = SqliteManager::memory()
     ///     .on_connect(|conn| conn.execute_batch("PRAGMA foreign_keys = ON"));
     /// let conn = manager.connect()?;
     /// let on: bool = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?;
     /// assert!(on);
-    /// # Ok::<(), tarn::managers::sqlite::rusqlite::Error>(())
+    /// # Ok::<(), tarn_pool::managers::sqlite::rusqlite::Error>(())
     /// ```
     pub fn on_connect<F>(mut self, init: F) -> Self
     where

@@ -94,7 +94,7 @@ fn measure(reps: usize, time: Duration) -> Result<String, Box<dyn std::error::Er
         .max_overflow(0)
         .build()?;
     #[cfg(feature = "adapter")]
-    let adapter = tarn::Pool::builder(tarn::managers::SqliteManager::memory())
+    let adapter = tarn_pool::Pool::builder(tarn_pool::managers::SqliteManager::memory())
         .pool_size(1)
         .max_overflow(0)
         .timeout(Duration::from_secs(30))
