@@ -2,6 +2,18 @@
 //!
 //! It is the reference pool's `creator` plus its per-dialect reset and ping rules. The pool
 //! calls it; it never calls the pool.
+//!
+//! # Deadlines
+//!
+//! A call that talks to a server can hang when the server stops answering. The `*_within`
+//! methods carry the time the caller has left (`None`: no deadline); a manager for a real
+//! server overrides them to set its driver's own timeouts from that limit, so that the
+//! call returns, with an error, once the limit has passed. The defaults ignore the limit
+//! and call the plain methods, which is right for managers that never block (in-memory
+//! resources, embedded databases). tarn-core reads no time itself: the adapter that waits
+//! computes each limit.
+
+use core::time::Duration;
 
 /// What to do with a connection when it is returned to the pool.
 ///
@@ -97,5 +109,49 @@ pub trait Manager {
     fn is_disconnect(&self, error: &Self::Error) -> bool {
         let _ = error;
         false
+    }
+
+    /// [`connect`](Manager::connect), returning within `limit` (the handshake included).
+    /// Defaults to `connect`, ignoring the limit.
+    ///
+    /// # Errors
+    ///
+    /// As `connect`; a manager that honours the limit fails with its timeout error once
+    /// the limit has passed.
+    fn connect_within(&self, limit: Option<Duration>) -> Result<Self::Connection, Self::Error> {
+        let _ = limit;
+        self.connect()
+    }
+
+    /// [`reset`](Manager::reset), returning within `limit`. Defaults to `reset`, ignoring
+    /// the limit.
+    ///
+    /// # Errors
+    ///
+    /// As `reset`; a reset that times out is a failed reset (the pool closes the
+    /// connection).
+    fn reset_within(
+        &self,
+        conn: &mut Self::Connection,
+        mode: ResetMode,
+        limit: Option<Duration>,
+    ) -> Result<(), Self::Error> {
+        let _ = limit;
+        self.reset(conn, mode)
+    }
+
+    /// [`ping`](Manager::ping), returning within `limit`. Defaults to `ping`, ignoring the
+    /// limit.
+    ///
+    /// # Errors
+    ///
+    /// As `ping`; a ping that times out is a failed ping.
+    fn ping_within(
+        &self,
+        conn: &mut Self::Connection,
+        limit: Option<Duration>,
+    ) -> Result<(), Self::Error> {
+        let _ = limit;
+        self.ping(conn)
     }
 }

@@ -130,6 +130,60 @@ impl<M: Manager> Manager for Mgr<M> {
         }
     }
 
+    fn connect_within(
+        &self,
+        limit: Option<std::time::Duration>,
+    ) -> Result<Self::Connection, Self::Error> {
+        let epoch = self.epoch.load(Ordering::Relaxed);
+        let born = self.now_nanos();
+        match catch_unwind(AssertUnwindSafe(|| self.inner.connect_within(limit))) {
+            Ok(Ok(conn)) => Ok(Tracked {
+                conn,
+                born,
+                epoch,
+                soft: false,
+            }),
+            Ok(Err(e)) => Err(MgrError::Manager(e)),
+            Err(p) => Err(MgrError::Panicked(format!(
+                "the manager panicked in connect: {}",
+                panic_message(&*p)
+            ))),
+        }
+    }
+
+    fn reset_within(
+        &self,
+        conn: &mut Self::Connection,
+        mode: ResetMode,
+        limit: Option<std::time::Duration>,
+    ) -> Result<(), Self::Error> {
+        match catch_unwind(AssertUnwindSafe(|| {
+            self.inner.reset_within(&mut conn.conn, mode, limit)
+        })) {
+            Ok(r) => r.map_err(MgrError::Manager),
+            Err(p) => Err(MgrError::Panicked(format!(
+                "the manager panicked in reset: {}",
+                panic_message(&*p)
+            ))),
+        }
+    }
+
+    fn ping_within(
+        &self,
+        conn: &mut Self::Connection,
+        limit: Option<std::time::Duration>,
+    ) -> Result<(), Self::Error> {
+        match catch_unwind(AssertUnwindSafe(|| {
+            self.inner.ping_within(&mut conn.conn, limit)
+        })) {
+            Ok(r) => r.map_err(MgrError::Manager),
+            Err(p) => Err(MgrError::Panicked(format!(
+                "the manager panicked in ping: {}",
+                panic_message(&*p)
+            ))),
+        }
+    }
+
     fn is_disconnect(&self, error: &Self::Error) -> bool {
         match error {
             MgrError::Manager(e) => self.is_disconnect_inner(e),

@@ -5,8 +5,8 @@
 use std::sync::{Barrier, Mutex};
 use std::time::Duration;
 
-use tarn_pool::{Fairness, IdleOrder, Pool};
 use tarn_core::testing::ScriptedManager;
+use tarn_pool::{Fairness, IdleOrder, Pool};
 
 fn pool(
     size: usize,

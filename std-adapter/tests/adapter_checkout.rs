@@ -2,8 +2,8 @@
 
 use std::time::{Duration, Instant};
 
-use tarn_pool::{Error, Pool};
 use tarn_core::testing::ScriptedManager;
+use tarn_pool::{Error, Pool};
 
 fn one_slot() -> (ScriptedManager, Pool<ScriptedManager>) {
     let manager = ScriptedManager::new();

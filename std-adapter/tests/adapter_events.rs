@@ -4,11 +4,11 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tarn_core::testing::ScriptedManager;
 use tarn_pool::{
     CheckoutEvent, Disconnected, Error, InvalidateReason, Listener, Pool, PooledConnection,
     ResetMode,
 };
-use tarn_core::testing::ScriptedManager;
 
 #[derive(Default)]
 struct Log(Mutex<Vec<String>>);

@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use tarn_pool::{Fairness, IdleOrder, Pool};
 use tarn_core::testing::ScriptedManager;
+use tarn_pool::{Fairness, IdleOrder, Pool};
 
 const THREADS: usize = 16;
 const POOL: usize = 4;

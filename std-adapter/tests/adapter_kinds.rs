@@ -2,10 +2,10 @@
 
 use std::sync::{Arc, Mutex};
 
+use tarn_core::testing::ScriptedManager;
 use tarn_pool::{
     AssertionPool, Error, KindConnection, Listener, NullPool, SingletonThreadPool, StaticPool,
 };
-use tarn_core::testing::ScriptedManager;
 
 #[test]
 fn null_pool_opens_and_closes_per_checkout_with_reset() {

@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tarn_pool::{ConnectArgs, Listener, Pool, PooledConnection, Registry};
 use tarn_core::testing::ScriptedManager;
+use tarn_pool::{ConnectArgs, Listener, Pool, PooledConnection, Registry};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Level, Metadata, Subscriber};

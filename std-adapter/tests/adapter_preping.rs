@@ -1,7 +1,7 @@
 //! Point 6: pre-ping.
 
-use tarn_pool::Pool;
 use tarn_core::testing::ScriptedManager;
+use tarn_pool::Pool;
 
 fn pinging(manager: &ScriptedManager) -> Pool<ScriptedManager> {
     Pool::builder(manager.clone())

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use tarn_pool::{BuildError, Pool};
 use tarn_core::testing::ScriptedManager;
+use tarn_pool::{BuildError, Pool};
 
 #[test]
 fn unlimited_overflow_never_waits_and_closes_the_extra_on_return() {

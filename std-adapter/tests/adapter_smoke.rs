@@ -3,8 +3,8 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use tarn_pool::Pool;
 use tarn_core::testing::ScriptedManager;
+use tarn_pool::Pool;
 
 #[test]
 fn many_threads_share_a_small_pool_and_nothing_leaks() {

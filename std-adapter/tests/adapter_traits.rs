@@ -1,10 +1,10 @@
 //! Point 9: handles and guards are cheap, shareable and sendable.
 
+use tarn_core::testing::{ScriptedError, ScriptedManager};
 use tarn_pool::{
     AssertionPool, Error, NullPool, OwnedPooledConnection, Pool, PooledConnection,
     SingletonThreadPool, StaticConnection, StaticPool,
 };
-use tarn_core::testing::{ScriptedError, ScriptedManager};
 
 fn send_sync<T: Send + Sync>() {}
 fn send<T: Send>() {}

@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use tarn_pool::{Error, Fairness, IdleOrder, Manager, Pool, PooledConnection, ResetMode};
 use tarn_core::testing::{ScriptedConn, ScriptedError, ScriptedManager};
+use tarn_pool::{Error, Fairness, IdleOrder, Manager, Pool, PooledConnection, ResetMode};
 
 fn pool_of(n: usize) -> (ScriptedManager, Pool<ScriptedManager>) {
     let manager = ScriptedManager::new();
