@@ -264,7 +264,7 @@ mod sqlite {
 #[cfg(feature = "postgres")]
 mod postgres {
     use super::{account_inserts, Names, Workload};
-    use tarn_pool::managers::postgres::postgres::{Client, Error};
+    use tarn_pool::managers::postgres::{PgConnection as Client, PgError as Error};
     use tarn_pool::managers::PostgresManager;
 
     impl Workload for PostgresManager {

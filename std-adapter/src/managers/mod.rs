@@ -11,7 +11,7 @@
 //! | feature | manager | connection | server-side session id |
 //! |---|---|---|---|
 //! | `sqlite` (default) | `SqliteManager` | `rusqlite::Connection` | — |
-//! | `postgres` | `PostgresManager` | `postgres::Client` | `pg_backend_pid()` |
+//! | `postgres` | `PostgresManager` | `PgConnection` | `pg_backend_pid()` |
 //! | `mysql` | `MysqlManager` | `mysql::Conn` | `CONNECTION_ID()` |
 //! | `redis` | `RedisManager` | `redis::Connection` | `CLIENT ID` |
 //! | `r2d2` | `R2d2Manager` | the r2d2 manager's | — |
