@@ -75,7 +75,17 @@ impl PgError {
 impl fmt::Display for PgError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            PgError::Driver(e) => write!(f, "{e}"),
+            PgError::Driver(e) => {
+                write!(f, "{e}")?;
+                // The driver's message ("db error", "error communicating with the server")
+                // leaves the reason to its source: show it, and the source's own causes.
+                let mut cause = e.source();
+                while let Some(c) = cause {
+                    write!(f, ": {c}")?;
+                    cause = c.source();
+                }
+                Ok(())
+            }
             PgError::Connect { target, source } => write!(f, "connecting to {target}: {source}"),
             PgError::Io(e) => write!(f, "{e}"),
             PgError::TimedOut { what, after } => {
@@ -93,8 +103,8 @@ impl fmt::Display for PgError {
     }
 }
 
-/// `Display` already carries the whole cause (the driver's message includes its own cause,
-/// and [`PgError::Connect`] its source's), so `source` is `None` and a caller that prints
+/// `Display` already carries the whole cause (a driver error's message is followed by its
+/// causes, and [`PgError::Connect`]'s by its source's), so `source` is `None` and a caller that prints
 /// the chain prints each cause once; the typed causes are in the variants.
 impl StdError for PgError {}
 
