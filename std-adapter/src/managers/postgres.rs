@@ -30,7 +30,11 @@
 //! transaction (`SET` without `LOCAL`, temporary tables, advisory locks, `LISTEN`); open
 //! transactions with [`PgConnection::transaction`], not a bare `BEGIN`, so that learning a
 //! statement's parameter types does not commit yours; each new SQL text costs one extra
-//! round trip the first time a connection sees it.
+//! round trip the first time a connection sees it; PgBouncer runs no reset query in
+//! transaction mode, so clients that leave named statements behind (drivers in their
+//! default mode) belong on another PgBouncer database name, or their statement names may
+//! collide with the ones this mode prepares and closes. In session pooling mode
+//! [`StatementMode::Named`] is right.
 //!
 //! # Examples
 //!
