@@ -52,6 +52,8 @@
 
 mod connection;
 mod error;
+mod statement;
+mod transaction;
 
 use std::fmt;
 use std::str::FromStr;
@@ -64,8 +66,10 @@ pub use tokio_postgres;
 use tokio_postgres::config::Host;
 use tokio_postgres::{Config, NoTls};
 
-pub use self::connection::{PgConnection, PgQuery, PgStatement, PgTransaction, StatementMode};
+pub use self::connection::PgConnection;
 pub use self::error::{is_disconnect, is_driver_disconnect, PgError};
+pub use self::statement::{PgQuery, PgStatement, StatementMode};
+pub use self::transaction::PgTransaction;
 
 /// Opens [`PgConnection`]s without TLS, with bounded connect, ping, reset and close.
 ///

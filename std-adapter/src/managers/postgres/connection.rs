@@ -23,106 +23,15 @@ use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{AsyncMessage, Client, Row, SimpleQueryMessage};
 
 use super::error::PgError;
+use super::statement::{PgQuery, PgStatement, StatementMode};
+use super::transaction::PgTransaction;
 
 /// The raw connection task tokio-postgres hands back with a client.
 type Task = tokio_postgres::Connection<TcpStream, NoTlsStream>;
 
-/// How a connection sends parameterized statements; see
-/// [`PostgresManager::statement_mode`](super::PostgresManager::statement_mode).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum StatementMode {
-    /// Named prepared statements, as tokio-postgres and the `postgres` crate use them: a
-    /// statement is prepared in one round trip and executed in another, and a
-    /// [`PgStatement`] stays prepared on the server session until it is dropped. Right for
-    /// a direct connection or PgBouncer in session mode.
-    #[default]
-    Named,
-    /// Nothing named outlives one server round trip, for PgBouncer in transaction (or
-    /// statement) pooling mode, where consecutive transactions of one client may run on
-    /// different server sessions. A parameterized query is sent as one unnamed
-    /// Parse/Bind/Execute/Sync exchange (tokio-postgres's `query_typed`) with the parameter
-    /// types learned once per SQL text; the types are learned by preparing the statement
-    /// and closing it again inside one transaction (a `BEGIN`..`COMMIT` of its own outside
-    /// [`PgConnection::transaction`]), so the named statement never crosses a transaction
-    /// boundary. A [`PgStatement`] then holds only the SQL and its types and can be executed
-    /// on any server session.
-    TransactionPooling,
-}
-
 /// The most SQL texts whose parameter types a connection remembers in
 /// [`StatementMode::TransactionPooling`]; the memo is cleared when it is full.
 const TYPE_MEMO_LIMIT: usize = 256;
-
-/// A prepared statement of a [`PgConnection`].
-///
-/// In [`StatementMode::Named`] it is a statement prepared on the server session (closed
-/// when the last clone is dropped); in [`StatementMode::TransactionPooling`] it is the SQL
-/// and its parameter types, and each execution is self-contained.
-#[derive(Clone)]
-pub struct PgStatement {
-    sql: String,
-    params: Vec<Type>,
-    columns: Vec<(String, Type)>,
-    named: Option<tokio_postgres::Statement>,
-}
-
-impl PgStatement {
-    /// The statement's SQL.
-    pub fn sql(&self) -> &str {
-        &self.sql
-    }
-
-    /// The types of the statement's parameters, as the server inferred them.
-    pub fn params(&self) -> &[Type] {
-        &self.params
-    }
-
-    /// The name and type of each column of the statement's result.
-    pub fn columns(&self) -> &[(String, Type)] {
-        &self.columns
-    }
-}
-
-impl fmt::Debug for PgStatement {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PgStatement")
-            .field("sql", &self.sql)
-            .field("params", &self.params)
-            .field("named", &self.named.is_some())
-            .finish_non_exhaustive()
-    }
-}
-
-/// What a query runs: SQL text (`&str`, `&String`) or a [`PgStatement`].
-pub trait PgQuery {
-    /// The SQL text.
-    fn sql(&self) -> &str;
-    /// The prepared statement, when this is one.
-    fn statement(&self) -> Option<&PgStatement> {
-        None
-    }
-}
-
-impl PgQuery for str {
-    fn sql(&self) -> &str {
-        self
-    }
-}
-
-impl PgQuery for String {
-    fn sql(&self) -> &str {
-        self
-    }
-}
-
-impl PgQuery for PgStatement {
-    fn sql(&self) -> &str {
-        &self.sql
-    }
-    fn statement(&self) -> Option<&PgStatement> {
-        Some(self)
-    }
-}
 
 /// A synchronous PostgreSQL connection, handed out by
 /// [`PostgresManager`](super::PostgresManager).
@@ -159,7 +68,7 @@ pub struct PgConnection {
     timeout: Option<Duration>,
     /// Inside [`PgConnection::transaction`]: describing a statement needs no transaction
     /// of its own.
-    in_transaction: bool,
+    pub(super) in_transaction: bool,
     /// Parameter types per SQL text ([`StatementMode::TransactionPooling`] only).
     types: HashMap<String, Vec<Type>>,
     /// `host:port/dbname as user`, for messages; never the password.
@@ -410,10 +319,7 @@ impl PgConnection {
     pub fn transaction(&mut self) -> Result<PgTransaction<'_>, PgError> {
         self.batch_execute("BEGIN")?;
         self.in_transaction = true;
-        Ok(PgTransaction {
-            conn: self,
-            done: false,
-        })
+        Ok(PgTransaction::new(self))
     }
 
     /// Runs `f`'s request under `limit`, the pool's calls and the user's alike.
@@ -570,141 +476,4 @@ fn columns_of(st: &tokio_postgres::Statement) -> Vec<(String, Type)> {
         .iter()
         .map(|c| (c.name().to_owned(), c.type_().clone()))
         .collect()
-}
-
-/// A transaction on a [`PgConnection`]; rolls back on drop unless committed.
-///
-/// # Examples
-///
-/// ```no_run
-/// # use tarn_pool::managers::PostgresManager;
-/// # use tarn_pool::Pool;
-/// # let pool = Pool::builder(PostgresManager::from_url("postgres://postgres@127.0.0.1/test")?).build()?;
-/// let mut conn = pool.get()?;
-/// let mut tx = conn.transaction()?;
-/// tx.batch_execute("CREATE TEMP TABLE t (v int)")?;
-/// tx.rollback()?;
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[derive(Debug)]
-pub struct PgTransaction<'a> {
-    conn: &'a mut PgConnection,
-    done: bool,
-}
-
-impl PgTransaction<'_> {
-    /// As [`PgConnection::batch_execute`].
-    ///
-    /// # Errors
-    ///
-    /// As [`PgConnection::batch_execute`].
-    pub fn batch_execute(&mut self, sql: &str) -> Result<(), PgError> {
-        self.conn.batch_execute(sql)
-    }
-
-    /// As [`PgConnection::prepare`]: the statement is usable for the life of the
-    /// connection, in this transaction and later ones.
-    ///
-    /// # Errors
-    ///
-    /// As [`PgConnection::prepare`].
-    pub fn prepare(&mut self, sql: &str) -> Result<PgStatement, PgError> {
-        self.conn.prepare(sql)
-    }
-
-    /// As [`PgConnection::query`].
-    ///
-    /// # Errors
-    ///
-    /// As [`PgConnection::query`].
-    pub fn query<Q: PgQuery + ?Sized>(
-        &mut self,
-        query: &Q,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Vec<Row>, PgError> {
-        self.conn.query(query, params)
-    }
-
-    /// As [`PgConnection::query_one`].
-    ///
-    /// # Errors
-    ///
-    /// As [`PgConnection::query_one`].
-    pub fn query_one<Q: PgQuery + ?Sized>(
-        &mut self,
-        query: &Q,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Row, PgError> {
-        self.conn.query_one(query, params)
-    }
-
-    /// As [`PgConnection::query_opt`].
-    ///
-    /// # Errors
-    ///
-    /// As [`PgConnection::query_opt`].
-    pub fn query_opt<Q: PgQuery + ?Sized>(
-        &mut self,
-        query: &Q,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Option<Row>, PgError> {
-        self.conn.query_opt(query, params)
-    }
-
-    /// As [`PgConnection::execute`].
-    ///
-    /// # Errors
-    ///
-    /// As [`PgConnection::execute`].
-    pub fn execute<Q: PgQuery + ?Sized>(
-        &mut self,
-        query: &Q,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<u64, PgError> {
-        self.conn.execute(query, params)
-    }
-
-    /// Commits the transaction.
-    ///
-    /// # Errors
-    ///
-    /// The server's or driver's error, or [`PgError::TimedOut`]; the transaction is over
-    /// either way (the reset on return rolls back whatever is left).
-    pub fn commit(mut self) -> Result<(), PgError> {
-        self.finish("COMMIT")
-    }
-
-    /// Rolls the transaction back.
-    ///
-    /// # Errors
-    ///
-    /// As [`commit`](PgTransaction::commit).
-    pub fn rollback(mut self) -> Result<(), PgError> {
-        self.finish("ROLLBACK")
-    }
-
-    fn finish(&mut self, sql: &str) -> Result<(), PgError> {
-        self.done = true;
-        self.conn.in_transaction = false;
-        self.conn.batch_execute(sql)
-    }
-}
-
-impl Drop for PgTransaction<'_> {
-    fn drop(&mut self) {
-        if !self.done {
-            // Bounded by the connection's timeout, else the manager's I/O timeout (a drop
-            // never hangs); a failure leaves the transaction to the pool's reset on return
-            // (or to the server, when the connection is gone).
-            self.done = true;
-            self.conn.in_transaction = false;
-            let limit = self
-                .conn
-                .timeout
-                .or(Some(super::PostgresManager::DEFAULT_IO_TIMEOUT));
-            let _ = self
-                .conn
-                .run_within(limit, "query", |c| c.batch_execute("ROLLBACK"));
-        }
-    }
 }
