@@ -639,3 +639,90 @@ fn the_password_never_shows_in_debug_errors_or_a_checked_out_connection() {
     }
     assert!(shown.len() >= 6);
 }
+
+// ---- The transaction-pooling mode against the server itself ----
+
+use tarn_pool::managers::postgres::postgres::SimpleQueryMessage;
+use tarn_pool::managers::postgres::StatementMode;
+
+#[test]
+fn transaction_pooling_mode_steps_over_statement_names_left_on_the_session() {
+    let test = "transaction_pooling_mode_steps_over_statement_names_left_on_the_session";
+    if admin(test).is_none() {
+        return;
+    }
+    let m = PostgresManager::from_url(&postgres_url())
+        .unwrap()
+        .statement_mode(StatementMode::TransactionPooling);
+    let mut c = m.connect().unwrap();
+    // tokio-postgres names statements s0, s1, ... from one counter per process: take the
+    // next two names on the session first, as a client in the default mode would leave
+    // them on a server session behind PgBouncer.
+    let st = c.with_client(|c| c.prepare("SELECT 1")).unwrap();
+    let name = c
+        .simple_query("SELECT name FROM pg_prepared_statements")
+        .unwrap()
+        .into_iter()
+        .find_map(|m| match m {
+            SimpleQueryMessage::Row(r) => r.get(0).map(str::to_owned),
+            _ => None,
+        })
+        .expect("the statement just prepared");
+    let n: usize = name[1..].parse().expect("statement names are s<number>");
+    drop(st);
+    c.batch_execute(&format!(
+        "PREPARE s{} AS SELECT 1; PREPARE s{} AS SELECT 2",
+        n + 1,
+        n + 2
+    ))
+    .unwrap();
+    let v: i32 = c.query_one("SELECT $1::int", &[&4_i32]).unwrap().get(0);
+    assert_eq!(v, 4);
+    // Nothing the mode prepared is left on the session: only the two taken above.
+    let left: i64 = c
+        .query_one("SELECT count(*) FROM pg_prepared_statements", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 2);
+    m.close(c);
+}
+
+#[test]
+fn transaction_pooling_mode_leaves_no_statement_on_the_session() {
+    let test = "transaction_pooling_mode_leaves_no_statement_on_the_session";
+    if admin(test).is_none() {
+        return;
+    }
+    let m = PostgresManager::from_url(&postgres_url())
+        .unwrap()
+        .statement_mode(StatementMode::TransactionPooling);
+    let mut c = m.connect().unwrap();
+    let st = c.prepare("SELECT $1::int + 1").unwrap();
+    let mut tx = c.transaction().unwrap();
+    let inner = tx.prepare("SELECT $1::text").unwrap();
+    let s: String = tx.query_one(&inner, &[&"x"]).unwrap().get(0);
+    tx.commit().unwrap();
+    let n: i32 = c.query_one(&st, &[&1_i32]).unwrap().get(0);
+    assert_eq!((n, s.as_str()), (2, "x"));
+    assert_eq!(c.execute("SELECT $1::int", &[&1_i32]).unwrap(), 1);
+    let left: i64 = c
+        .query_one("SELECT count(*) FROM pg_prepared_statements", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0, "named statements outlived their transaction");
+    // The default mode keeps a prepared statement on the session: the check has teeth.
+    let named = PostgresManager::from_url(&postgres_url()).unwrap();
+    let mut d = named.connect().unwrap();
+    let _kept = d.prepare("SELECT $1::int + 1").unwrap();
+    let kept = d
+        .simple_query("SELECT count(*) FROM pg_prepared_statements")
+        .unwrap()
+        .into_iter()
+        .find_map(|m| match m {
+            SimpleQueryMessage::Row(r) => r.get(0).map(str::to_owned),
+            _ => None,
+        });
+    assert_eq!(kept.as_deref(), Some("1"));
+    m.close(c);
+    named.close(d);
+}

@@ -33,7 +33,10 @@
 //! round trip the first time a connection sees it; PgBouncer runs no reset query in
 //! transaction mode, so clients that leave named statements behind (drivers in their
 //! default mode) belong on another PgBouncer database name, or their statement names may
-//! collide with the ones this mode prepares and closes. In session pooling mode
+//! collide with the ones this mode prepares and closes (a describe that meets such a name
+//! is retried with the next one, a few times); user-defined types (enums, composites) are
+//! looked up with a named statement tokio-postgres keeps, so use built-in types in
+//! parameters and results, casting where needed. In session pooling mode
 //! [`StatementMode::Named`] is right.
 //!
 //! # Examples

@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use tokio::net::TcpStream;
 use tokio::runtime::Runtime;
+use tokio_postgres::error::SqlState;
 use tokio_postgres::tls::NoTlsStream;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{AsyncMessage, Client, Row, SimpleQueryMessage};
@@ -345,6 +346,8 @@ impl PgConnection {
     ) -> Result<Vec<(&'p (dyn ToSql + Sync), Type)>, PgError> {
         let types = match query.statement() {
             Some(st) => st.params.clone(),
+            // Nothing to type: the server reports a missing parameter itself.
+            None if params.is_empty() => Vec::new(),
             None => self.param_types(query.sql())?,
         };
         if types.len() != params.len() {
@@ -377,28 +380,39 @@ impl PgConnection {
     /// transaction pooling the Parse, the Describe and the Close reach the same server
     /// session. tokio-postgres sends the Close when the statement is dropped, before any
     /// later request, so dropping it before `COMMIT` keeps it inside.
+    ///
+    /// A server session PgBouncer hands out may still hold a statement another client left
+    /// behind under the same name (`42P05`); in a transaction of its own the describe is
+    /// then retried, with the next name, a few times.
     fn describe(&mut self, sql: &str) -> Result<(Vec<Type>, Vec<(String, Type)>), PgError> {
+        const ATTEMPTS: usize = 4;
         let limit = self.timeout;
         let own = !self.in_transaction;
         self.run_within(limit, "prepare", |c| async move {
-            if own {
-                c.batch_execute("BEGIN").await?;
-            }
-            let described = c.prepare(sql).await.map(|st| {
-                // The type lookups of user-defined types are named statements too: forget
-                // them so that none is reused in another transaction.
-                let out = (st.params().to_vec(), columns_of(&st));
-                drop(st);
-                out
-            });
-            c.clear_type_cache();
-            if own {
-                match &described {
-                    Ok(_) => c.batch_execute("COMMIT").await?,
-                    Err(_) => c.batch_execute("ROLLBACK").await?,
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                if own {
+                    c.batch_execute("BEGIN").await?;
+                }
+                let described = c
+                    .prepare(sql)
+                    .await
+                    .map(|st| (st.params().to_vec(), columns_of(&st)));
+                if own {
+                    match &described {
+                        Ok(_) => c.batch_execute("COMMIT").await?,
+                        Err(_) => c.batch_execute("ROLLBACK").await?,
+                    }
+                }
+                match described {
+                    Err(e)
+                        if own
+                            && attempt < ATTEMPTS
+                            && e.code() == Some(&SqlState::DUPLICATE_PSTATEMENT) => {}
+                    other => return other,
                 }
             }
-            described
         })
     }
 

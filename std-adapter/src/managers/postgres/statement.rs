@@ -24,6 +24,11 @@ pub enum StatementMode {
     /// [`PgConnection::transaction`](super::PgConnection::transaction)), so the named statement never crosses a transaction
     /// boundary. A [`PgStatement`] then holds only the SQL and its types and can be executed
     /// on any server session.
+    ///
+    /// User-defined types (enums, composites, domains over them) are the exception:
+    /// tokio-postgres looks their definitions up with a named statement it keeps for the
+    /// life of the connection, which a later transaction may not find. Use built-in types
+    /// in parameters and results in this mode (cast: `$1::text::mood`, `col::text`).
     TransactionPooling,
 }
 
