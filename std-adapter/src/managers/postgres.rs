@@ -80,7 +80,8 @@ pub use self::transaction::PgTransaction;
 /// (the I/O timeout), user queries unbounded, [`StatementMode::Named`]. The pool passes the
 /// caller's time left, and the shorter of it and these bounds applies.
 ///
-/// Of the config, the hosts (TCP only; the first that accepts is used), ports, user,
+/// Of the config, the hosts (TCP only; the first that accepts is used) and `hostaddr`s,
+/// ports, user,
 /// password, dbname, options, application name and `connect_timeout` are used;
 /// `sslmode=require` fails (no TLS), keepalive and `tcp_user_timeout` settings are not
 /// applied (the call deadlines are what bounds a silent peer).
@@ -255,15 +256,16 @@ impl PostgresManager {
             [one] => *one,
             many => many.get(i).copied().unwrap_or(Self::DEFAULT_PORT),
         };
+        // A `hostaddr` stands in for the host at the same position (no name lookup).
+        let addrs = self.config.get_hostaddrs();
         let hosts = self.config.get_hosts();
-        if hosts.is_empty() {
+        if hosts.is_empty() && addrs.is_empty() {
             return Ok(vec![("localhost".to_owned(), port(0))]);
         }
-        hosts
-            .iter()
-            .enumerate()
-            .map(|(i, h)| match h {
-                Host::Tcp(name) => Ok((name.clone(), port(i))),
+        (0..hosts.len().max(addrs.len()))
+            .map(|i| match (addrs.get(i), hosts.get(i)) {
+                (Some(addr), _) => Ok((addr.to_string(), port(i))),
+                (None, Some(Host::Tcp(name))) => Ok((name.clone(), port(i))),
                 _ => Err(PgError::Unsupported(
                     "Unix socket hosts (use a TCP host)".to_owned(),
                 )),
@@ -435,6 +437,18 @@ mod tests {
         let shown = format!("{err} {err:?}");
         assert!(shown.contains("127.0.0.1:1/db as u"), "{shown}");
         assert!(!shown.contains("hunter2"), "{shown}");
+    }
+
+    #[test]
+    fn a_hostaddr_stands_in_for_its_host() {
+        let m =
+            PostgresManager::from_url("host=db.internal hostaddr=127.0.0.1 port=1 user=u").unwrap();
+        let Err(err) = m.connect_within(Some(Duration::from_secs(2))) else {
+            panic!("nothing listens on port 1");
+        };
+        // Refused at 127.0.0.1, not a failed lookup of db.internal.
+        assert!(err.to_string().contains("127.0.0.1:1"), "{err}");
+        assert!(m.is_disconnect(&err), "{err}");
     }
 
     #[test]
