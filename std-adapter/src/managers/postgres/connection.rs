@@ -44,6 +44,11 @@ const TYPE_MEMO_LIMIT: usize = 256;
 /// [`with_client`](PgConnection::with_client) runs a tokio-postgres future under the same
 /// deadline. Notifications (`LISTEN`) and `COPY` are not offered.
 ///
+/// Like the `postgres` crate's client, it runs its own tokio runtime on the calling
+/// thread, so it must not be used from inside another tokio runtime's task (tokio panics:
+/// "Cannot start a runtime from within a runtime"; the pool turns a panic in its own calls
+/// into `Error::Panicked`). From async code, use it inside `spawn_blocking`.
+///
 /// # Examples
 ///
 /// ```no_run
