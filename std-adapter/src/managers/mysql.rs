@@ -50,7 +50,7 @@ use mysql::{Conn, DriverError, Opts, OptsBuilder};
 use tarn_core::{Manager, ResetMode};
 
 mod connection;
-use connection::on_helper;
+use crate::managers::deadline::{on_helper, GaveUp};
 pub use connection::MysqlConnection;
 
 /// The driver options of a [`MysqlManager`], with a `Debug` that never shows the password.
@@ -265,7 +265,15 @@ impl MysqlManager {
     }
 
     fn timed_out(&self, step: &str, limit: Option<Duration>) -> mysql::Error {
-        connection::GaveUp::TimedOut.into_error(&self.target, step, limit.unwrap_or_default())
+        self.gave_up(GaveUp::TimedOut, step, limit.unwrap_or_default())
+    }
+
+    fn gave_up(&self, why: GaveUp, step: &str, limit: Duration) -> mysql::Error {
+        mysql::Error::IoError(why.into_io_error(
+            &format!("MariaDB/MySQL at {}", self.target),
+            step,
+            limit,
+        ))
     }
 
     fn end_transaction(
@@ -378,7 +386,7 @@ impl Manager for MysqlManager {
             .into();
         match on_helper(limit, move || Conn::new(opts)) {
             Ok(result) => result.map(wrap).map_err(|e| self.connect_error(e)),
-            Err(gave_up) => Err(gave_up.into_error(&self.target, "connect", limit)),
+            Err(gave_up) => Err(self.gave_up(gave_up, "connect", limit)),
         }
     }
 

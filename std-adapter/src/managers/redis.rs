@@ -38,11 +38,13 @@ pub use redis;
 use redis::{Client, Connection, ConnectionLike, IntoConnectionInfo, RedisError, Value};
 use tarn_core::{Manager, ResetMode};
 
+use crate::managers::deadline::{on_helper, within};
+
 /// Opens [`redis::Connection`]s.
 ///
 /// Defaults: a 10 s connect timeout (the TCP connect and the handshake: `HELLO`/`AUTH`,
-/// `SELECT`) and a 10 s I/O timeout (every read and write on an idle or checked-out
-/// connection, when the pool gives no limit of its own). Within a pool's deadline the
+/// `SELECT`, as a whole) and a 10 s I/O timeout (each read and write of a user's command;
+/// the pool's ping and reset, as a whole, when the pool gives no limit of its own). Within a pool's deadline the
 /// `*_within` calls use the smaller of that deadline and these timeouts, then put the I/O
 /// timeout back, so a Redis that stops answering fails a call instead of hanging it.
 ///
@@ -162,24 +164,28 @@ impl RedisManager {
         conn.set_write_timeout(Some(timeout))
     }
 
-    /// Runs `call` with the connection's timeouts set from `limit` (capped by the I/O
-    /// timeout), then puts the I/O timeout back. A call that runs out of time fails with an
-    /// I/O `TimedOut` error that names the target and the step.
+    /// Runs `call`, which reads `replies` replies, with the connection's timeouts set so
+    /// that all of them fit in `limit` (capped by the I/O timeout): the driver reads every
+    /// reply of a pipeline, each under the full timeout, even after one has timed out.
+    /// Then puts the I/O timeout back. A call that runs out of time fails with an I/O
+    /// `TimedOut` error that names the target and the step.
     fn bounded<T>(
         &self,
         conn: &mut Connection,
         step: &str,
         limit: Option<Duration>,
+        replies: u32,
         call: impl FnOnce(&mut Connection) -> Result<T, RedisError>,
     ) -> Result<T, RedisError> {
-        let timeout = within(limit, self.io_timeout).ok_or_else(|| self.timed_out(step, limit))?;
+        let budget = within(limit, self.io_timeout).ok_or_else(|| self.timed_out(step, limit))?;
+        let timeout = (budget / replies.max(1)).max(Duration::from_millis(1));
         let shortened = timeout < self.io_timeout;
         if shortened {
             Self::set_timeouts(conn, timeout)?;
         }
         let result = call(conn).map_err(|e| {
             if e.is_timeout() {
-                self.timed_out(step, Some(timeout))
+                self.timed_out(step, Some(budget))
             } else {
                 e
             }
@@ -214,16 +220,6 @@ fn nonzero_or(timeout: Duration, default: Duration) -> Duration {
     }
 }
 
-/// The timeout for one call: the smaller of the caller's `limit` and the manager's `cap`;
-/// `None` when the limit has already run out.
-pub(crate) fn within(limit: Option<Duration>, cap: Duration) -> Option<Duration> {
-    match limit {
-        None => Some(cap),
-        Some(l) if l.is_zero() => None,
-        Some(l) => Some(l.min(cap)),
-    }
-}
-
 impl Manager for RedisManager {
     type Connection = Connection;
     type Error = RedisError;
@@ -249,24 +245,29 @@ impl Manager for RedisManager {
         is_disconnect(error)
     }
 
-    /// Connects with the driver's timeout set to the smaller of `limit` and the connect
-    /// timeout: the driver applies it to the TCP connect and to every read and write of
-    /// the handshake. The new connection then gets the I/O timeout.
+    /// Connects within the smaller of `limit` and the connect timeout, the handshake
+    /// (`HELLO`/`AUTH`, `SELECT`, `CLIENT SETINFO`) included. The driver applies its timeout
+    /// to the TCP connect and to each handshake reply in turn, so the connect runs on a
+    /// helper thread while the caller waits at most that long (see the deadline notes in
+    /// the [managers docs](crate::managers)); the new connection then gets the I/O timeout.
     fn connect_within(&self, limit: Option<Duration>) -> Result<Connection, RedisError> {
         let timeout =
             within(limit, self.connect_timeout).ok_or_else(|| self.timed_out("connect", limit))?;
-        let conn = self
-            .client
-            .get_connection_with_timeout(timeout)
-            .map_err(|e| {
-                if e.is_timeout() {
-                    self.timed_out("connect", Some(timeout))
-                } else {
-                    e
-                }
-            })?;
-        Self::set_timeouts(&conn, self.io_timeout)?;
-        Ok(conn)
+        let client = self.client.clone();
+        let io_timeout = self.io_timeout;
+        let opened = on_helper(timeout, move || {
+            let conn = client.get_connection_with_timeout(timeout)?;
+            Self::set_timeouts(&conn, io_timeout)?;
+            Ok::<_, RedisError>(conn)
+        });
+        match opened {
+            Ok(Ok(conn)) => Ok(conn),
+            Ok(Err(e)) if e.is_timeout() => Err(self.timed_out("connect", Some(timeout))),
+            Ok(Err(e)) => Err(e),
+            Err(gave_up) => Err(gave_up
+                .into_io_error(&format!("Redis at {}", self.target()), "connect", timeout)
+                .into()),
+        }
     }
 
     fn reset_within(
@@ -283,7 +284,7 @@ impl Manager for RedisManager {
         let mut pipe = redis::pipe();
         pipe.cmd(end).cmd("UNWATCH").cmd("SELECT").arg(self.db());
         let packed = pipe.get_packed_pipeline();
-        self.bounded(conn, "reset", limit, |conn| {
+        self.bounded(conn, "reset", limit, 3, |conn| {
             // Replies come back as values, server errors included: the first one's "without
             // MULTI" error is the normal case; the last two must succeed.
             let replies = conn.req_packed_commands(&packed, 0, 3)?;
@@ -301,7 +302,7 @@ impl Manager for RedisManager {
         conn: &mut Connection,
         limit: Option<Duration>,
     ) -> Result<(), RedisError> {
-        self.bounded(conn, "ping", limit, |conn| {
+        self.bounded(conn, "ping", limit, 1, |conn| {
             redis::cmd("PING").query::<()>(conn)
         })
     }

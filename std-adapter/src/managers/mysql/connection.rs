@@ -1,5 +1,5 @@
 //! [`MysqlConnection`]: the connection a [`MysqlManager`](super::MysqlManager) hands out, and
-//! the helper thread that bounds a driver call by the caller's deadline.
+//! how a driver call on it is bounded by the caller's deadline.
 //!
 //! The driver sets a socket's read and write timeouts once, when it connects, and offers no
 //! way to change them afterwards (and this crate reaches no socket through `unsafe`). A call
@@ -10,13 +10,13 @@
 //! `MysqlConnection` left behind is closed for good and fails every call.
 
 use std::fmt;
-use std::sync::mpsc;
 use std::sync::Arc;
-use std::thread;
 use std::time::Duration;
 
 use mysql::prelude::{AsStatement, Queryable};
 use mysql::{Binary, Conn, Params, QueryResult, Statement, Text, Transaction, TxOpts};
+
+use crate::managers::deadline::on_helper;
 
 /// A MariaDB/MySQL connection from a [`MysqlManager`](super::MysqlManager): the driver's
 /// [`Conn`] with a `Debug` that shows the session, never the password.
@@ -140,7 +140,11 @@ impl MysqlConnection {
                 self.conn = Some(conn);
                 result
             }
-            Err(gave_up) => Err(gave_up.into_error(&self.target, step, limit)),
+            Err(gave_up) => Err(mysql::Error::IoError(gave_up.into_io_error(
+                &format!("MariaDB/MySQL at {}", self.target),
+                step,
+                limit,
+            ))),
         }
     }
 }
@@ -190,80 +194,4 @@ fn closed(target: &str) -> mysql::Error {
         std::io::ErrorKind::NotConnected,
         format!("MariaDB/MySQL at {target}: this connection was closed after a call on it ran out of time"),
     ))
-}
-
-/// Why [`on_helper`] returned without the work's result.
-#[derive(Debug)]
-pub(super) enum GaveUp {
-    /// The limit passed first; the work goes on on its thread and drops its result.
-    TimedOut,
-    /// No helper thread could be started (the work, and what it owned, was dropped).
-    Spawn(std::io::Error),
-    /// The work panicked on its thread (what it owned was dropped there).
-    Panicked,
-}
-
-impl GaveUp {
-    pub(super) fn into_error(self, target: &str, step: &str, limit: Duration) -> mysql::Error {
-        let (kind, what) = match self {
-            GaveUp::TimedOut => (
-                std::io::ErrorKind::TimedOut,
-                format!("did not finish within {limit:?}"),
-            ),
-            GaveUp::Spawn(e) => (e.kind(), format!("could not start a helper thread: {e}")),
-            GaveUp::Panicked => (
-                std::io::ErrorKind::Other,
-                "the driver panicked on the helper thread".to_owned(),
-            ),
-        };
-        mysql::Error::IoError(std::io::Error::new(
-            kind,
-            format!("MariaDB/MySQL at {target}: {step} {what}"),
-        ))
-    }
-}
-
-/// Runs `work` on a new thread and waits at most `limit` for its result. When the limit
-/// passes first, the thread runs on and drops the result (closing whatever connection it
-/// holds) when `work` returns.
-pub(super) fn on_helper<T: Send + 'static>(
-    limit: Duration,
-    work: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, GaveUp> {
-    // Capacity 1: the helper never blocks on sending, whether or not anyone still waits.
-    let (tx, rx) = mpsc::sync_channel(1);
-    thread::Builder::new()
-        .name("tarn-mysql-call".into())
-        .spawn(move || {
-            // A send fails only when the caller gave up; the result (with its connection)
-            // is then dropped here, on the helper.
-            let _ = tx.send(work());
-        })
-        .map_err(GaveUp::Spawn)?;
-    match rx.recv_timeout(limit) {
-        Ok(v) => Ok(v),
-        Err(mpsc::RecvTimeoutError::Timeout) => rx.try_recv().map_err(|_| GaveUp::TimedOut),
-        Err(mpsc::RecvTimeoutError::Disconnected) => Err(GaveUp::Panicked),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::Instant;
-
-    #[test]
-    fn the_helper_returns_its_result_or_gives_up_at_the_limit() {
-        assert_eq!(on_helper(Duration::from_secs(5), || 7).unwrap(), 7);
-
-        let start = Instant::now();
-        let r = on_helper(Duration::from_millis(50), || {
-            thread::sleep(Duration::from_millis(500));
-        });
-        assert!(matches!(r, Err(GaveUp::TimedOut)));
-        assert!(start.elapsed() < Duration::from_millis(400));
-
-        let r = on_helper(Duration::from_secs(5), || -> u8 { panic!("in the driver") });
-        assert!(matches!(r, Err(GaveUp::Panicked)));
-    }
 }
