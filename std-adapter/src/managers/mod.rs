@@ -31,6 +31,8 @@
 
 #[cfg(any(feature = "mysql", feature = "redis"))]
 mod deadline;
+#[cfg(any(feature = "mysql", feature = "redis"))]
+mod targeted;
 
 #[cfg(feature = "sqlite")]
 pub mod sqlite;

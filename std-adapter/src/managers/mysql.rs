@@ -51,6 +51,7 @@ use tarn_core::{Manager, ResetMode};
 
 mod connection;
 use crate::managers::deadline::{on_helper, GaveUp};
+use crate::managers::targeted::Targeted;
 pub use connection::MysqlConnection;
 
 /// The driver options of a [`MysqlManager`], with a `Debug` that never shows the password.
@@ -254,13 +255,11 @@ impl MysqlManager {
             mysql::Error::DriverError(DriverError::ConnectTimeout) => std::io::ErrorKind::TimedOut,
             _ => return error,
         };
-        mysql::Error::IoError(std::io::Error::new(
+        mysql::Error::IoError(Targeted::io(
             kind,
-            Targeted {
-                target: Arc::clone(&self.target),
-                step: "connect",
-                cause: Box::new(error),
-            },
+            format!("MariaDB/MySQL at {}", self.target),
+            "connect",
+            error,
         ))
     }
 
@@ -304,30 +303,6 @@ impl MysqlManager {
             Some(l) if l < self.io_timeout() => conn.run(step, Some(l), call),
             _ => conn.run(step, None, call),
         }
-    }
-}
-
-/// A connect error with where it was going; the driver's error is its source.
-#[derive(Debug)]
-struct Targeted {
-    target: Arc<str>,
-    step: &'static str,
-    cause: Box<mysql::Error>,
-}
-
-impl fmt::Display for Targeted {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "MariaDB/MySQL at {}: {} failed: {}",
-            self.target, self.step, self.cause
-        )
-    }
-}
-
-impl std::error::Error for Targeted {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&*self.cause)
     }
 }
 

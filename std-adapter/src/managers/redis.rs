@@ -39,6 +39,7 @@ use redis::{Client, Connection, ConnectionLike, IntoConnectionInfo, RedisError, 
 use tarn_core::{Manager, ResetMode};
 
 use crate::managers::deadline::{on_helper, within};
+use crate::managers::targeted::Targeted;
 
 /// Opens [`redis::Connection`]s.
 ///
@@ -198,6 +199,29 @@ impl RedisManager {
         result
     }
 
+    /// Adds the target to an I/O error of a connect (refused, reset, unreachable): it
+    /// becomes an I/O error of the same kind whose message starts with the target and whose
+    /// source is the driver's error. Other errors (a server's `AUTH` refusal) stay as they
+    /// are.
+    fn connect_error(&self, error: RedisError) -> RedisError {
+        // The driver's source is the `Arc` it keeps the I/O error in.
+        type Shared = std::sync::Arc<dyn std::error::Error + Send + Sync>;
+        let kind = std::error::Error::source(&error)
+            .and_then(|s| s.downcast_ref::<Shared>())
+            .and_then(|e| e.downcast_ref::<std::io::Error>())
+            .map(std::io::Error::kind);
+        match kind {
+            Some(kind) => Targeted::io(
+                kind,
+                format!("Redis at {}", self.target()),
+                "connect",
+                error,
+            )
+            .into(),
+            None => error,
+        }
+    }
+
     fn timed_out(&self, step: &str, limit: Option<Duration>) -> RedisError {
         let limit = limit.unwrap_or_default();
         std::io::Error::new(
@@ -263,7 +287,7 @@ impl Manager for RedisManager {
         match opened {
             Ok(Ok(conn)) => Ok(conn),
             Ok(Err(e)) if e.is_timeout() => Err(self.timed_out("connect", Some(timeout))),
-            Ok(Err(e)) => Err(e),
+            Ok(Err(e)) => Err(self.connect_error(e)),
             Err(gave_up) => Err(gave_up
                 .into_io_error(&format!("Redis at {}", self.target()), "connect", timeout)
                 .into()),
@@ -344,6 +368,17 @@ mod tests {
             panic!("nothing listens on port 1");
         };
         assert!(m.is_disconnect(&err), "{err:?}");
+        assert!(err.is_connection_refusal(), "the kind is kept: {err:?}");
+        let shown = err.to_string();
+        assert!(
+            shown.contains("Redis at 127.0.0.1:1/0"),
+            "the target: {shown}"
+        );
+        let cause = std::error::Error::source(&err).and_then(std::error::Error::source);
+        assert!(
+            cause.is_some(),
+            "the driver's error is kept as the cause: {err:?}"
+        );
     }
 
     #[test]
