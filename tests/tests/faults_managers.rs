@@ -64,7 +64,7 @@ fn closes_at_once(label: &str, close: impl FnOnce()) {
 fn mysql_up(test: &str) -> Option<()> {
     server::require(test, "MariaDB", addr_of(&mysql_url()), || {
         MysqlManager::from_url(&mysql_url())?
-            .with_connect_timeout(Duration::from_secs(5))
+            .connect_timeout(Duration::from_secs(5))
             .connect()
             .map(drop)
     })
@@ -116,7 +116,7 @@ fn mariadb_connect_to_a_hung_listener_fails_within_the_limit() {
             "{shown}"
         );
     }
-    let m = m.with_io_timeout(IO_TIMEOUT);
+    let m = m.io_timeout(IO_TIMEOUT);
     let err = fails_within(
         "MariaDB connect (no limit) hung listener",
         IO_TIMEOUT,
@@ -217,7 +217,7 @@ fn mariadb_calls_without_a_deadline_end_at_the_io_timeout() {
         return;
     }
     let proxy = mysql_proxy();
-    let m = mysql_at(proxy.port()).with_io_timeout(IO_TIMEOUT);
+    let m = mysql_at(proxy.port()).io_timeout(IO_TIMEOUT);
     let mut a = m.connect().unwrap();
     let mut b = m.connect().unwrap();
     proxy.stall();

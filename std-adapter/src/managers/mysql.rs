@@ -119,8 +119,8 @@ impl fmt::Debug for MysqlManager {
             .field("user", &self.opts.get_user())
             .field("db", &self.opts.get_db_name())
             .field("password", &self.opts.get_pass().map(|_| "***"))
-            .field("connect_timeout", &self.connect_timeout())
-            .field("io_timeout", &self.io_timeout())
+            .field("connect_timeout", &self.get_connect_timeout())
+            .field("io_timeout", &self.get_io_timeout())
             .finish_non_exhaustive()
     }
 }
@@ -144,7 +144,7 @@ impl MysqlManager {
             .write_timeout(Some(write.unwrap_or(Self::DEFAULT_IO_TIMEOUT)))
             .into();
         let target = format!(
-            "{}:{}/{} (user {})",
+            "{}:{}/{} as {}",
             opts.get_ip_or_hostname(),
             opts.get_tcp_port(),
             opts.get_db_name().unwrap_or(""),
@@ -183,11 +183,11 @@ impl MysqlManager {
     /// use std::time::Duration;
     /// use tarn_pool::managers::MysqlManager;
     ///
-    /// let m = MysqlManager::from_url("mysql://app@db/app")?.with_connect_timeout(Duration::from_secs(2));
-    /// assert_eq!(m.connect_timeout(), Duration::from_secs(2));
+    /// let m = MysqlManager::from_url("mysql://app@db/app")?.connect_timeout(Duration::from_secs(2));
+    /// assert_eq!(m.get_connect_timeout(), Duration::from_secs(2));
     /// # Ok::<(), tarn_pool::managers::mysql::mysql::UrlError>(())
     /// ```
-    pub fn with_connect_timeout(self, timeout: Duration) -> Self {
+    pub fn connect_timeout(self, timeout: Duration) -> Self {
         let timeout = nonzero_or(timeout, Self::DEFAULT_CONNECT_TIMEOUT);
         Self::new(OptsBuilder::from_opts(self.opts.0).tcp_connect_timeout(Some(timeout)))
     }
@@ -202,11 +202,11 @@ impl MysqlManager {
     /// use std::time::Duration;
     /// use tarn_pool::managers::MysqlManager;
     ///
-    /// let m = MysqlManager::from_url("mysql://app@db/app")?.with_io_timeout(Duration::from_secs(3));
-    /// assert_eq!(m.io_timeout(), Duration::from_secs(3));
+    /// let m = MysqlManager::from_url("mysql://app@db/app")?.io_timeout(Duration::from_secs(3));
+    /// assert_eq!(m.get_io_timeout(), Duration::from_secs(3));
     /// # Ok::<(), tarn_pool::managers::mysql::mysql::UrlError>(())
     /// ```
-    pub fn with_io_timeout(self, timeout: Duration) -> Self {
+    pub fn io_timeout(self, timeout: Duration) -> Self {
         let timeout = Some(nonzero_or(timeout, Self::DEFAULT_IO_TIMEOUT));
         Self::new(
             OptsBuilder::from_opts(self.opts.0)
@@ -216,14 +216,14 @@ impl MysqlManager {
     }
 
     /// The TCP connect timeout.
-    pub fn connect_timeout(&self) -> Duration {
+    pub fn get_connect_timeout(&self) -> Duration {
         self.opts
             .get_tcp_connect_timeout()
             .unwrap_or(Self::DEFAULT_CONNECT_TIMEOUT)
     }
 
     /// The socket read timeout (the I/O timeout).
-    pub fn io_timeout(&self) -> Duration {
+    pub fn get_io_timeout(&self) -> Duration {
         self.opts
             .get_read_timeout()
             .copied()
@@ -235,7 +235,7 @@ impl MysqlManager {
         &self.opts
     }
 
-    /// Where this manager connects: `host:port/db (user ...)`, never the password. Errors
+    /// Where this manager connects: `host:port/db as user`, never the password. Errors
     /// the manager makes start with it.
     pub fn target(&self) -> &str {
         &self.target
@@ -300,7 +300,7 @@ impl MysqlManager {
     ) -> Result<(), mysql::Error> {
         match limit {
             Some(l) if l.is_zero() => Err(self.timed_out(step, limit)),
-            Some(l) if l < self.io_timeout() => conn.run(step, Some(l), call),
+            Some(l) if l < self.get_io_timeout() => conn.run(step, Some(l), call),
             _ => conn.run(step, None, call),
         }
     }
@@ -346,7 +346,7 @@ impl Manager for MysqlManager {
     /// the whole connect runs on a helper thread and the caller waits at most `limit`.
     fn connect_within(&self, limit: Option<Duration>) -> Result<MysqlConnection, mysql::Error> {
         let wrap = |c| MysqlConnection::new(c, Arc::clone(&self.target));
-        let slowest = self.connect_timeout() + self.io_timeout();
+        let slowest = self.get_connect_timeout() + self.get_io_timeout();
         let limit = match limit {
             Some(l) if l.is_zero() => return Err(self.timed_out("connect", limit)),
             Some(l) if l < slowest => l,
@@ -357,7 +357,7 @@ impl Manager for MysqlManager {
             }
         };
         let opts: Opts = OptsBuilder::from_opts(self.opts.0.clone())
-            .tcp_connect_timeout(Some(limit.min(self.connect_timeout())))
+            .tcp_connect_timeout(Some(limit.min(self.get_connect_timeout())))
             .into();
         match on_helper(limit, move || Conn::new(opts)) {
             Ok(result) => result.map(wrap).map_err(|e| self.connect_error(e)),
@@ -431,14 +431,14 @@ mod tests {
             Some(&MysqlManager::DEFAULT_IO_TIMEOUT)
         );
         let given = MysqlManager::from_url("mysql://h/db?tcp_connect_timeout_ms=1500").unwrap();
-        assert_eq!(given.connect_timeout(), Duration::from_millis(1500));
-        assert_eq!(given.io_timeout(), MysqlManager::DEFAULT_IO_TIMEOUT);
-        let set = given.with_io_timeout(Duration::from_secs(2));
+        assert_eq!(given.get_connect_timeout(), Duration::from_millis(1500));
+        assert_eq!(given.get_io_timeout(), MysqlManager::DEFAULT_IO_TIMEOUT);
+        let set = given.io_timeout(Duration::from_secs(2));
         assert_eq!(
             set.opts().get_write_timeout(),
             Some(&Duration::from_secs(2))
         );
-        assert_eq!(set.connect_timeout(), Duration::from_millis(1500));
+        assert_eq!(set.get_connect_timeout(), Duration::from_millis(1500));
     }
 
     #[test]

@@ -145,6 +145,16 @@ impl RedisManager {
         self
     }
 
+    /// The connect timeout (see [`connect_timeout`](Self::connect_timeout)).
+    pub fn get_connect_timeout(&self) -> Duration {
+        self.connect_timeout
+    }
+
+    /// The I/O timeout (see [`io_timeout`](Self::io_timeout)).
+    pub fn get_io_timeout(&self) -> Duration {
+        self.io_timeout
+    }
+
     /// The driver client connections are opened from.
     pub fn client(&self) -> &Client {
         &self.client

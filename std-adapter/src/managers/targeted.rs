@@ -6,7 +6,7 @@ use std::fmt;
 use std::io;
 
 /// `"<server>: <step> failed: <cause>"`, with the driver's error as its source. The server
-/// is a description such as `MariaDB/MySQL at host:port/db (user app)`: never a password.
+/// is a description such as `MariaDB/MySQL at host:port/db as app`: never a password.
 #[derive(Debug)]
 pub(crate) struct Targeted {
     server: String,

@@ -26,7 +26,7 @@ use crate::managers::deadline::on_helper;
 ///
 /// Why a wrapper: the driver's own `Conn` prints its options, password included, in
 /// `Debug`, and a pooled connection's `Debug` shows the connection. This type shows the
-/// server's connection id, the server version and the target (`host:port/db`, user).
+/// server's connection id, the server version and the target (`host:port/db as user`).
 ///
 /// A connection the manager gave up on (a ping, reset or connect that ran out of time:
 /// see the [module docs](super)) is closed: every call on it returns an error.
@@ -106,7 +106,7 @@ impl MysqlConnection {
         self.conn.is_none()
     }
 
-    /// Where the connection points: `host:port/db (user ...)`, never the password.
+    /// Where the connection points: `host:port/db as user`, never the password.
     pub fn target(&self) -> &str {
         &self.target
     }
