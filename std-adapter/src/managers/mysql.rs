@@ -9,14 +9,19 @@
 //!
 //! Every connection's socket gets the manager's [I/O timeout](MysqlManager::io_timeout) as
 //! its read and write timeout, and every connect the [connect
-//! timeout](MysqlManager::connect_timeout) for the TCP connect: without a deadline from the
-//! pool, these bound each call (the handshake included). The driver fixes a socket's
-//! timeouts when it connects, so a call with a deadline (`connect_within`, `ping_within`,
-//! `reset_within` with `Some(limit)`) runs on a short-lived helper thread while the caller
-//! waits at most its limit; a call that runs out of time returns an I/O `TimedOut` error
-//! naming the target, and its connection is closed by the helper once the socket timeout
-//! ends the driver's wait. `close` only writes (`COM_QUIT`) and never reads, so it does not
-//! wait on the server; a connection a call gave up on is already being closed by its helper.
+//! timeout](MysqlManager::connect_timeout) for the TCP connect. The driver fixes a
+//! socket's timeouts when it connects and reads several handshake packets, each under the
+//! full I/O timeout, so:
+//!
+//! - a connect runs on a short-lived helper thread; the caller waits at most the smaller
+//!   of its limit and the connect timeout plus the I/O timeout;
+//! - a ping or reset with a limit shorter than the I/O timeout runs on a helper thread the
+//!   caller waits on for at most the limit; otherwise it runs inline, bounded by the I/O
+//!   timeout (one write and one reply);
+//! - a call that runs out of time returns an I/O `TimedOut` error naming the target, and
+//!   the helper closes its connection once the socket timeout ends the driver's wait (the
+//!   `MysqlConnection` left behind fails every call);
+//! - `close` only writes (`COM_QUIT`) and never reads, so it does not wait on the server.
 //!
 //! # Secrets
 //!
@@ -50,7 +55,7 @@ use mysql::{Conn, DriverError, Opts, OptsBuilder};
 use tarn_core::{Manager, ResetMode};
 
 mod connection;
-use crate::managers::deadline::{on_helper, GaveUp};
+use crate::managers::deadline::{on_helper, within, GaveUp};
 use crate::managers::targeted::Targeted;
 pub use connection::MysqlConnection;
 
@@ -97,9 +102,8 @@ impl fmt::Debug for MysqlOpts {
 
 /// Opens [`MysqlConnection`]s (the driver's [`mysql::Conn`]) to MariaDB or MySQL.
 ///
-/// Defaults: a 10 s connect timeout (TCP connect; the handshake runs under the I/O
-/// timeout) and a 10 s I/O timeout (each socket read and write), unless the options set
-/// their own (`tcp_connect_timeout`, `read_timeout`, `write_timeout`). Calls with a
+/// Defaults: a 10 s connect timeout (the TCP connect) and a 10 s I/O timeout (each socket
+/// read and write; a whole connect gets both), unless the options set their own (`tcp_connect_timeout`, `read_timeout`, `write_timeout`). Calls with a
 /// deadline from the pool return within it (see the [module docs](self)).
 ///
 /// `Debug`, [`opts`](Self::opts), the connections and the errors the manager makes name
@@ -341,27 +345,24 @@ impl Manager for MysqlManager {
         is_disconnect(error)
     }
 
-    /// Connects with the TCP connect bounded by the smaller of `limit` and the connect
-    /// timeout, and the handshake by the I/O timeout; when `limit` is shorter than those,
-    /// the whole connect runs on a helper thread and the caller waits at most `limit`.
+    /// Connects within the smaller of `limit` and the connect timeout plus the I/O
+    /// timeout, as a whole: the TCP connect gets at most the connect timeout, each
+    /// handshake read the I/O timeout, and the connect runs on a helper thread the caller
+    /// waits on for at most that long (the driver reads several handshake packets, each
+    /// under the full I/O timeout).
     fn connect_within(&self, limit: Option<Duration>) -> Result<MysqlConnection, mysql::Error> {
-        let wrap = |c| MysqlConnection::new(c, Arc::clone(&self.target));
-        let slowest = self.get_connect_timeout() + self.get_io_timeout();
-        let limit = match limit {
-            Some(l) if l.is_zero() => return Err(self.timed_out("connect", limit)),
-            Some(l) if l < slowest => l,
-            _ => {
-                return Conn::new(self.opts.0.clone())
-                    .map(wrap)
-                    .map_err(|e| self.connect_error(e))
-            }
+        let whole = self.get_connect_timeout() + self.get_io_timeout();
+        let Some(wait) = within(limit, whole) else {
+            return Err(self.timed_out("connect", limit));
         };
         let opts: Opts = OptsBuilder::from_opts(self.opts.0.clone())
-            .tcp_connect_timeout(Some(limit.min(self.get_connect_timeout())))
+            .tcp_connect_timeout(Some(wait.min(self.get_connect_timeout())))
             .into();
-        match on_helper(limit, move || Conn::new(opts)) {
-            Ok(result) => result.map(wrap).map_err(|e| self.connect_error(e)),
-            Err(gave_up) => Err(self.gave_up(gave_up, "connect", limit)),
+        match on_helper(wait, move || Conn::new(opts)) {
+            Ok(result) => result
+                .map(|c| MysqlConnection::new(c, Arc::clone(&self.target)))
+                .map_err(|e| self.connect_error(e)),
+            Err(gave_up) => Err(self.gave_up(gave_up, "connect", wait)),
         }
     }
 
