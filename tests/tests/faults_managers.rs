@@ -2,7 +2,8 @@
 //! loopback proxy that stalls or cuts their connections, and against a listener that
 //! accepts and never answers: each call with a limit returns its error within the limit
 //! plus [`SLACK`], each call without one within the manager's I/O timeout plus `SLACK`,
-//! and `close` never waits. The errors are disconnects and name their target.
+//! and `close` never waits. The errors are disconnects and name their target; so are those
+//! of a connection the proxy cuts and of a session killed on the server.
 //!
 //! Each timed call prints `FAULT <server> <call>: limit .., took .., past the limit ..`
 //! (run with `--nocapture` to see them). Under `CI=true` an unreachable server fails these
@@ -386,4 +387,55 @@ fn a_cut_redis_connection_is_a_disconnect() {
         panic!("no connect through a cut proxy");
     };
     assert!(m.is_disconnect(&err), "a refused handshake: {err:?}");
+}
+
+/// A session killed on the server fails the pool's calls with a disconnect, on the inline
+/// path (no limit) and on the helper path (a limit shorter than the I/O timeout).
+#[test]
+fn a_killed_mariadb_session_is_a_disconnect() {
+    let test = "a_killed_mariadb_session_is_a_disconnect";
+    if mysql_up(test).is_none() {
+        return;
+    }
+    let m = MysqlManager::from_url(&mysql_url()).unwrap();
+    let mut admin = m.connect().unwrap();
+    let mut a = m.connect().unwrap();
+    let mut b = m.connect().unwrap();
+    for c in [&mut a, &mut b] {
+        let id = c.get_mut().unwrap().connection_id();
+        admin.query_drop(format!("KILL {id}")).unwrap();
+    }
+    let err = m.ping_within(&mut a, Some(LIMIT)).unwrap_err();
+    assert!(m.is_disconnect(&err), "ping of a killed session: {err:?}");
+    let err = m.reset(&mut b, ResetMode::Rollback).unwrap_err();
+    assert!(m.is_disconnect(&err), "reset of a killed session: {err:?}");
+    m.close(a);
+    m.close(b);
+}
+
+#[test]
+fn a_killed_redis_client_is_a_disconnect() {
+    let test = "a_killed_redis_client_is_a_disconnect";
+    if redis_up(test).is_none() {
+        return;
+    }
+    let m = RedisManager::from_url(&redis_url()).unwrap();
+    let mut admin = m.connect().unwrap();
+    let mut a = m.connect().unwrap();
+    let mut b = m.connect().unwrap();
+    for c in [&mut a, &mut b] {
+        let id: i64 = redis::cmd("CLIENT").arg("ID").query(c).unwrap();
+        let _: i64 = redis::cmd("CLIENT")
+            .arg("KILL")
+            .arg("ID")
+            .arg(id)
+            .query(&mut admin)
+            .unwrap();
+    }
+    let err = m.ping_within(&mut a, Some(LIMIT)).unwrap_err();
+    assert!(m.is_disconnect(&err), "ping of a killed client: {err:?}");
+    let err = m.reset(&mut b, ResetMode::Rollback).unwrap_err();
+    assert!(m.is_disconnect(&err), "reset of a killed client: {err:?}");
+    m.close(a);
+    m.close(b);
 }
