@@ -12,6 +12,7 @@
 
 use std::fmt::Display;
 use std::net::TcpStream;
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use tarn_pool::managers::mysql::mysql::prelude::Queryable;
@@ -28,6 +29,14 @@ const LIMIT: Duration = Duration::from_millis(300);
 const SLACK: Duration = Duration::from_millis(100);
 /// The I/O timeout of the managers in the tests of calls without a deadline.
 const IO_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// The tests of this file run one at a time (each holds this while it runs), so that their
+/// timings measure the managers, not the other tests' threads.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn one_at_a_time() -> MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 /// Runs `call`, which must fail within `limit` + [`SLACK`]; prints the time it took and
 /// returns the error.
@@ -104,6 +113,7 @@ fn redis_proxy() -> Proxy {
 
 #[test]
 fn mariadb_connect_to_a_hung_listener_fails_within_the_limit() {
+    let _serial = one_at_a_time();
     let hung = Hung::start().unwrap();
     let m = mysql_at(hung.port());
     for _ in 0..3 {
@@ -128,6 +138,7 @@ fn mariadb_connect_to_a_hung_listener_fails_within_the_limit() {
 
 #[test]
 fn a_mariadb_url_at_the_redis_or_postgresql_port_fails_within_the_limit() {
+    let _serial = one_at_a_time();
     for (name, url) in [("Redis", redis_url()), ("PostgreSQL", postgres_url())] {
         let addr = addr_of(&url).to_owned();
         let reachable = server::require(
@@ -161,6 +172,7 @@ fn a_mariadb_url_at_the_redis_or_postgresql_port_fails_within_the_limit() {
 /// and a new connect fails within the limit too.
 #[test]
 fn mariadb_calls_on_a_stalled_server_fail_within_the_limit() {
+    let _serial = one_at_a_time();
     let test = "mariadb_calls_on_a_stalled_server_fail_within_the_limit";
     if mysql_up(test).is_none() {
         return;
@@ -213,6 +225,7 @@ fn mariadb_calls_on_a_stalled_server_fail_within_the_limit() {
 /// Without a deadline, the I/O timeout bounds each call on a stalled server.
 #[test]
 fn mariadb_calls_without_a_deadline_end_at_the_io_timeout() {
+    let _serial = one_at_a_time();
     let test = "mariadb_calls_without_a_deadline_end_at_the_io_timeout";
     if mysql_up(test).is_none() {
         return;
@@ -242,6 +255,7 @@ fn mariadb_calls_without_a_deadline_end_at_the_io_timeout() {
 /// I/O timeout runs the call inline and still returns.
 #[test]
 fn a_cut_mariadb_connection_is_a_disconnect() {
+    let _serial = one_at_a_time();
     let test = "a_cut_mariadb_connection_is_a_disconnect";
     if mysql_up(test).is_none() {
         return;
@@ -269,6 +283,7 @@ fn a_cut_mariadb_connection_is_a_disconnect() {
 
 #[test]
 fn redis_connect_to_a_hung_listener_fails_within_the_limit() {
+    let _serial = one_at_a_time();
     let hung = Hung::start().unwrap();
     let m = redis_at(hung.port());
     for _ in 0..3 {
@@ -286,6 +301,7 @@ fn redis_connect_to_a_hung_listener_fails_within_the_limit() {
 
 #[test]
 fn redis_calls_on_a_stalled_server_fail_within_the_limit() {
+    let _serial = one_at_a_time();
     let test = "redis_calls_on_a_stalled_server_fail_within_the_limit";
     if redis_up(test).is_none() {
         return;
@@ -331,6 +347,7 @@ fn redis_calls_on_a_stalled_server_fail_within_the_limit() {
 /// I/O timeout back afterwards.
 #[test]
 fn redis_calls_without_a_deadline_end_at_the_io_timeout() {
+    let _serial = one_at_a_time();
     let test = "redis_calls_without_a_deadline_end_at_the_io_timeout";
     if redis_up(test).is_none() {
         return;
@@ -366,6 +383,7 @@ fn redis_calls_without_a_deadline_end_at_the_io_timeout() {
 
 #[test]
 fn a_cut_redis_connection_is_a_disconnect() {
+    let _serial = one_at_a_time();
     let test = "a_cut_redis_connection_is_a_disconnect";
     if redis_up(test).is_none() {
         return;
@@ -393,6 +411,7 @@ fn a_cut_redis_connection_is_a_disconnect() {
 /// path (no limit) and on the helper path (a limit shorter than the I/O timeout).
 #[test]
 fn a_killed_mariadb_session_is_a_disconnect() {
+    let _serial = one_at_a_time();
     let test = "a_killed_mariadb_session_is_a_disconnect";
     if mysql_up(test).is_none() {
         return;
@@ -415,6 +434,7 @@ fn a_killed_mariadb_session_is_a_disconnect() {
 
 #[test]
 fn a_killed_redis_client_is_a_disconnect() {
+    let _serial = one_at_a_time();
     let test = "a_killed_redis_client_is_a_disconnect";
     if redis_up(test).is_none() {
         return;
