@@ -28,7 +28,7 @@ use crate::managers::deadline::on_helper;
 /// `Debug`, and a pooled connection's `Debug` shows the connection. This type shows the
 /// server's connection id, the server version and the target (`host:port/db as user`).
 ///
-/// A connection the manager gave up on (a ping, reset or connect that ran out of time:
+/// A connection the manager gave up on (a ping or reset that ran out of time:
 /// see the [module docs](super)) is closed: every call on it returns an error.
 ///
 /// # Examples
