@@ -23,6 +23,10 @@
 //!   `MysqlConnection` left behind fails every call);
 //! - `close` only writes (`COM_QUIT`) and never reads, so it does not wait on the server.
 //!
+//! An I/O timeout no longer than the pool's checkout timeout keeps pings and resets on the
+//! caller's thread (the pool's limits are then never shorter than the I/O timeout, except
+//! for a caller whose own time is nearly up).
+//!
 //! # Secrets
 //!
 //! The driver's `Conn` and `Opts` print the password in `Debug`. The manager therefore
