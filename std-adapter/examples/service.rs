@@ -344,7 +344,8 @@ mod postgres {
 mod mysql {
     use super::{account_inserts, Names, Workload};
     use tarn_pool::managers::mysql::mysql::prelude::Queryable;
-    use tarn_pool::managers::mysql::mysql::{Conn, Error, TxOpts};
+    use tarn_pool::managers::mysql::mysql::{Error, TxOpts};
+    use tarn_pool::managers::mysql::MysqlConnection as Conn;
     use tarn_pool::managers::MysqlManager;
 
     impl Workload for MysqlManager {

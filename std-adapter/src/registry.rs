@@ -11,6 +11,9 @@ use tarn_core::Manager;
 use crate::base::lock_std;
 use crate::{BuildError, Error, OwnedPooledConnection, Pool};
 
+mod redact;
+pub(crate) use redact::{is_secret_name, redact};
+
 /// Pools keyed by connect arguments: the first checkout for a key builds its pool (with the
 /// registry's factory), later ones reuse it.
 ///
@@ -181,9 +184,11 @@ impl<K: Hash + Eq + Clone, M: Manager> Registry<K, M> {
 /// ([`ConnectArgs::pool_key`]).
 ///
 /// `Debug` and `Display` never show secrets: the value of a keyword that names one
-/// (`password`, `passwd`, `pwd`, `secret`, `token`, `api_key`, ...) prints as `***`, and so
-/// do the password in a URL (`scheme://user:password@host`) and secret-named
-/// `name=value` pairs inside a connection string (`host=db password=...`).
+/// (`password`, `passwd`, `pwd`, `pw`, `auth`, `secret`, `token`, `api_key`, ...) prints
+/// as `***`, and so do the password of a URL or DSN (`scheme://user:password@host`,
+/// `user:password@tcp(host)/db`, whatever characters the password holds) and the value of
+/// secret-named `name=value` pairs inside a connection string (`password = x`,
+/// `password='a b'`, `Pwd={...}`, `password=a,b`).
 ///
 /// # Examples
 ///
@@ -254,77 +259,6 @@ impl ConnectArgs {
     pub fn get(&self, name: &str) -> Option<&str> {
         self.kwargs.get(name).map(String::as_str)
     }
-}
-
-/// Whether a keyword names a secret.
-pub(crate) fn is_secret_name(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
-    [
-        "password",
-        "passwd",
-        "pwd",
-        "pass",
-        "secret",
-        "token",
-        "api_key",
-        "apikey",
-        "credential",
-    ]
-    .iter()
-    .any(|s| n.contains(s))
-}
-
-/// Redacts secrets in a free-form connection string: the password of a URL's user info
-/// (`scheme://user:password@host`) and the value of every `name=value` pair whose name
-/// names a secret (libpq-style `password=...`, URL query `?token=...`, ODBC `Pwd=...;`).
-pub(crate) fn redact(s: &str) -> String {
-    redact_pairs(&redact_url(s))
-}
-
-/// Replaces the password of a URL's user info with `***`.
-fn redact_url(s: &str) -> String {
-    let Some(scheme_end) = s.find("://") else {
-        return s.to_owned();
-    };
-    let rest = &s[scheme_end + 3..];
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    let Some(at) = authority.rfind('@') else {
-        return s.to_owned();
-    };
-    let userinfo = &authority[..at];
-    let user = match userinfo.find(':') {
-        Some(colon) => &userinfo[..colon],
-        None => return s.to_owned(),
-    };
-    format!("{}://{}:***{}", &s[..scheme_end], user, &rest[at..])
-}
-
-/// Replaces the value of every secret-named `name=value` pair with `***`.
-fn redact_pairs(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(eq) = rest.find('=') {
-        let (before, after) = rest.split_at(eq);
-        let name_start = before
-            .rfind(|c: char| c.is_whitespace() || matches!(c, ';' | '&' | '?' | ',' | '('))
-            .map_or(0, |i| i + 1);
-        let name = &before[name_start..];
-        out.push_str(before);
-        out.push('=');
-        let value = &after[1..];
-        let value_end = value
-            .find(|c: char| c.is_whitespace() || matches!(c, ';' | '&' | ',' | ')'))
-            .unwrap_or(value.len());
-        if is_secret_name(name) && value_end > 0 {
-            out.push_str("***");
-        } else {
-            out.push_str(&value[..value_end]);
-        }
-        rest = &value[value_end..];
-    }
-    out.push_str(rest);
-    out
 }
 
 impl fmt::Display for ConnectArgs {

@@ -1,5 +1,6 @@
-//! A loopback TCP proxy between a pool and a server, with a switch that cuts the server off
-//! (an outage) and one that restores it.
+//! A loopback TCP proxy between a pool and a server, with switches that cut the server off
+//! (an outage), stall every connection (a server that stops answering but keeps its
+//! sockets open) and restore it; and [`Hung`], a listener that accepts and never answers.
 //!
 //! Only loopback addresses: the proxy listens on `127.0.0.1:0` and forwards to a loopback
 //! target; anything else is refused at construction.
@@ -25,6 +26,9 @@ struct Shared {
     /// While set, new connections are accepted and closed at once, without reaching the
     /// server (the client sees the connection reset or closed during its handshake).
     cut: AtomicBool,
+    /// While set, bytes read from either side are held, not forwarded (new connections are
+    /// still accepted and connected to the server): the other side waits for an answer.
+    stalled: AtomicBool,
     stop: AtomicBool,
     /// One clone of each side of every live forwarded connection, to shut them on a cut.
     live: Mutex<Vec<TcpStream>>,
@@ -53,6 +57,7 @@ impl Proxy {
         let shared = Arc::new(Shared {
             target,
             cut: AtomicBool::new(false),
+            stalled: AtomicBool::new(false),
             stop: AtomicBool::new(false),
             live: Mutex::new(Vec::new()),
             accepted: AtomicUsize::new(0),
@@ -89,9 +94,17 @@ impl Proxy {
         self.shared.close_live();
     }
 
-    /// Restores forwarding for new connections.
+    /// Restores forwarding for new connections, and ends a stall.
     pub fn restore(&self) {
         self.shared.cut.store(false, Ordering::SeqCst);
+        self.shared.stalled.store(false, Ordering::SeqCst);
+    }
+
+    /// Stalls every connection, current and new: whatever either side sends is held
+    /// until [`restore`](Self::restore) (or the proxy's drop, which closes everything).
+    /// The server seems hung: connected, silent.
+    pub fn stall(&self) {
+        self.shared.stalled.store(true, Ordering::SeqCst);
     }
 }
 
@@ -150,23 +163,28 @@ fn forward(client: TcpStream, shared: &Arc<Shared>) -> io::Result<()> {
         live.push(server.try_clone()?);
     }
     let (c2, s2) = (client.try_clone()?, server.try_clone()?);
+    let (up, down) = (Arc::clone(shared), Arc::clone(shared));
     thread::Builder::new()
         .name("tarn-test-proxy-up".into())
-        .spawn(move || pump(client, server))?;
+        .spawn(move || pump(client, server, &up))?;
     thread::Builder::new()
         .name("tarn-test-proxy-down".into())
-        .spawn(move || pump(s2, c2))?;
+        .spawn(move || pump(s2, c2, &down))?;
     Ok(())
 }
 
-/// Copies `from` → `to` until either side closes, then closes both.
-fn pump(mut from: TcpStream, mut to: TcpStream) {
+/// Copies `from` → `to` until either side closes, then closes both. While the proxy is
+/// stalled, what was read is held back.
+fn pump(mut from: TcpStream, mut to: TcpStream, shared: &Shared) {
     let mut buf = [0u8; 16 * 1024];
     loop {
         match from.read(&mut buf) {
             Ok(0) | Err(_) => break,
             Ok(n) => {
-                if to.write_all(&buf[..n]).is_err() {
+                while shared.stalled.load(Ordering::SeqCst) && !shared.stop.load(Ordering::SeqCst) {
+                    thread::sleep(Duration::from_millis(2));
+                }
+                if shared.stop.load(Ordering::SeqCst) || to.write_all(&buf[..n]).is_err() {
                     break;
                 }
             }
@@ -174,6 +192,63 @@ fn pump(mut from: TcpStream, mut to: TcpStream) {
     }
     let _ = from.shutdown(Shutdown::Both);
     let _ = to.shutdown(Shutdown::Both);
+}
+
+/// A loopback listener that accepts every connection and never sends a byte: a server
+/// that hangs during the handshake. Dropping it closes the connections it holds.
+#[derive(Debug)]
+pub struct Hung {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    acceptor: Option<JoinHandle<()>>,
+}
+
+impl Hung {
+    /// Starts one on `127.0.0.1:0`.
+    ///
+    /// # Errors
+    ///
+    /// If the listener cannot bind.
+    pub fn start() -> io::Result<Hung> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = Arc::clone(&stop);
+        let acceptor = thread::Builder::new()
+            .name("tarn-test-hung".into())
+            .spawn(move || {
+                let mut held = Vec::new();
+                while !s.load(Ordering::SeqCst) {
+                    match listener.accept() {
+                        Ok((conn, _)) => held.push(conn),
+                        Err(_) => thread::sleep(Duration::from_millis(2)),
+                    }
+                }
+                for c in held {
+                    let _ = c.shutdown(Shutdown::Both);
+                }
+            })?;
+        Ok(Hung {
+            addr,
+            stop,
+            acceptor: Some(acceptor),
+        })
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+}
+
+impl Drop for Hung {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.acceptor.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 #[cfg(test)]
@@ -227,6 +302,39 @@ mod tests {
 
         proxy.restore();
         assert_eq!(roundtrip(proxy.addr()).unwrap(), b"ping");
+    }
+
+    #[test]
+    fn a_stall_holds_bytes_until_restored() {
+        let proxy = Proxy::start(echo_server()).unwrap();
+        let mut s = TcpStream::connect(proxy.addr()).unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        proxy.stall();
+        s.write_all(b"ping").unwrap();
+        let mut buf = [0u8; 4];
+        assert!(
+            s.read_exact(&mut buf).is_err(),
+            "nothing comes back while stalled"
+        );
+        proxy.restore();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s.read_exact(&mut buf).unwrap();
+        assert_eq!(&buf, b"ping");
+    }
+
+    #[test]
+    fn a_hung_listener_accepts_and_stays_silent() {
+        let hung = Hung::start().unwrap();
+        let mut s = TcpStream::connect(("127.0.0.1", hung.port())).unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let mut buf = [0u8; 1];
+        let e = s.read(&mut buf).unwrap_err();
+        assert!(matches!(
+            e.kind(),
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+        ));
     }
 
     #[test]

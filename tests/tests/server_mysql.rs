@@ -10,6 +10,7 @@
 use std::time::Duration;
 
 use tarn_pool::managers::mysql::mysql::{self, prelude::Queryable, Conn as Client};
+use tarn_pool::managers::mysql::MysqlConnection;
 use tarn_pool::managers::MysqlManager;
 use tarn_tests::live::{self, LiveServer, SqlServer};
 use tarn_tests::server::{self, addr_of, mysql_url};
@@ -29,7 +30,7 @@ fn admin(test: &str) -> Option<Client> {
     })
 }
 
-fn session_id(c: &mut Client) -> Result<i64, mysql::Error> {
+fn session_id(c: &mut MysqlConnection) -> Result<i64, mysql::Error> {
     c.query_drop(TIMEOUTS)?;
     let id: Option<i64> = c.query_first("SELECT CONNECTION_ID()")?;
     Ok(id.unwrap_or(-1))
@@ -122,7 +123,7 @@ impl LiveServer for Mariadb {
     fn manager(url: &str) -> Tracked<MysqlManager> {
         manager(url)
     }
-    fn session_id(c: &mut Client) -> Result<i64, mysql::Error> {
+    fn session_id(c: &mut MysqlConnection) -> Result<i64, mysql::Error> {
         session_id(c)
     }
     fn live_sessions(admin: &mut Client, ids: &[i64]) -> usize {
@@ -149,10 +150,10 @@ impl LiveServer for Mariadb {
     fn kill(admin: &mut Client, id: i64) {
         admin.query_drop(format!("KILL {id}")).expect("KILL");
     }
-    fn probe(c: &mut Client) -> Result<(), mysql::Error> {
+    fn probe(c: &mut MysqlConnection) -> Result<(), mysql::Error> {
         c.query_drop("SELECT 1")
     }
-    fn echo(c: &mut Client, i: i32) {
+    fn echo(c: &mut MysqlConnection, i: i32) {
         let n: Option<i32> = c.exec_first("SELECT ?", (i,)).unwrap();
         assert_eq!(n, Some(i));
     }
@@ -170,10 +171,10 @@ impl SqlServer for Mariadb {
     fn lock_row_now(t: &mut Table) -> Result<i32, String> {
         t.lock_row_now().map_err(|e| e.to_string())
     }
-    fn exec(c: &mut Client, sql: &str) {
+    fn exec(c: &mut MysqlConnection, sql: &str) {
         c.query_drop(sql).unwrap();
     }
-    fn in_transaction(c: &mut Client) -> bool {
+    fn in_transaction(c: &mut MysqlConnection) -> bool {
         let in_tx: Option<i64> = c.query_first("SELECT @@in_transaction").unwrap();
         in_tx == Some(1)
     }

@@ -1,9 +1,12 @@
 //! The r2d2 bridge: `r2d2_sqlite`'s manager, unchanged, in a `tarn_pool::Pool`.
 #![cfg(feature = "r2d2")]
 
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use r2d2_sqlite::SqliteConnectionManager;
+use tarn_pool::managers::r2d2::r2d2::ManageConnection;
 use tarn_pool::managers::sqlite::rusqlite::{Connection, TransactionBehavior};
 use tarn_pool::managers::{R2d2Error, R2d2Manager};
 use tarn_pool::{Pool, ResetMode};
@@ -83,4 +86,141 @@ fn an_r2d2_connect_error_reaches_the_caller_with_its_cause() {
         matches!(err, tarn_pool::Error::Connect(R2d2Error::Manager(_))),
         "{err:?}"
     );
+}
+
+/// `r2d2_sqlite`'s manager, with a switch that makes `has_broken` report every connection
+/// as broken and one that makes `is_valid` fail, and counters of both calls.
+#[derive(Debug)]
+struct Switched {
+    inner: SqliteConnectionManager,
+    broken: AtomicBool,
+    invalid: AtomicBool,
+    has_broken_calls: AtomicUsize,
+    is_valid_calls: AtomicUsize,
+}
+
+impl Switched {
+    fn new(dir: &TempDir) -> Arc<Switched> {
+        Arc::new(Switched {
+            inner: SqliteConnectionManager::file(dir.path().join("db.sqlite")),
+            broken: AtomicBool::new(false),
+            invalid: AtomicBool::new(false),
+            has_broken_calls: AtomicUsize::new(0),
+            is_valid_calls: AtomicUsize::new(0),
+        })
+    }
+}
+
+/// The r2d2 manager the pool sees: the shared [`Switched`].
+#[derive(Debug)]
+struct Shared(Arc<Switched>);
+
+impl ManageConnection for Shared {
+    type Connection = Connection;
+    type Error = r2d2_sqlite::rusqlite::Error;
+
+    fn connect(&self) -> Result<Connection, Self::Error> {
+        self.0.inner.connect()
+    }
+    fn is_valid(&self, conn: &mut Connection) -> Result<(), Self::Error> {
+        self.0.is_valid_calls.fetch_add(1, Ordering::SeqCst);
+        if self.0.invalid.load(Ordering::SeqCst) {
+            // What a dead connection answers: any error from the r2d2 manager.
+            return Err(r2d2_sqlite::rusqlite::Error::InvalidQuery);
+        }
+        self.0.inner.is_valid(conn)
+    }
+    fn has_broken(&self, conn: &mut Connection) -> bool {
+        self.0.has_broken_calls.fetch_add(1, Ordering::SeqCst);
+        self.0.broken.load(Ordering::SeqCst) || self.0.inner.has_broken(conn)
+    }
+}
+
+fn pool_of(
+    switched: &Arc<Switched>,
+    reset: ResetMode,
+    pre_ping: bool,
+) -> Pool<R2d2Manager<Shared>> {
+    Pool::builder(R2d2Manager::new(Shared(Arc::clone(switched))).on_reset(rollback))
+        .pool_size(1)
+        .max_overflow(0)
+        .reset_on_return(reset)
+        .pre_ping(pre_ping)
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn a_connection_r2d2_reports_broken_is_closed_on_return_not_kept() {
+    let dir = TempDir::new("tarn_r2d2");
+    let switched = Switched::new(&dir);
+    let pool = pool_of(&switched, ResetMode::Rollback, false);
+
+    drop(pool.get().unwrap());
+    assert_eq!(switched.has_broken_calls.load(Ordering::SeqCst), 1);
+    assert_eq!(pool.stats().opened, 1);
+    assert_eq!(pool.state().idle, 1, "a healthy connection goes back idle");
+
+    switched.broken.store(true, Ordering::SeqCst);
+    drop(pool.get().unwrap());
+    assert_eq!(switched.has_broken_calls.load(Ordering::SeqCst), 2);
+    assert_eq!(pool.state().idle, 0, "the broken one is not kept");
+    assert_eq!(pool.stats().closed, 1);
+
+    switched.broken.store(false, Ordering::SeqCst);
+    let n: i64 = pool
+        .get()
+        .unwrap()
+        .query_row("SELECT 1", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 1, "a new connection replaces it");
+    assert_eq!(pool.stats().opened, 2);
+    pool.dispose();
+    assert_eq!(pool.stats().opened, pool.stats().closed);
+}
+
+#[test]
+#[ignore = "the pool skips Manager::reset for ResetMode::None (core pool.rs, adapter base.rs): \
+            the bridge fails the reset of a broken connection in every mode (unit test \
+            maps_each_call_to_its_r2d2_counterpart), the pool side must call it"]
+fn a_broken_connection_is_not_kept_without_reset_on_return() {
+    let dir = TempDir::new("tarn_r2d2");
+    let switched = Switched::new(&dir);
+    let pool = pool_of(&switched, ResetMode::None, false);
+    drop(pool.get().unwrap());
+    switched.broken.store(true, Ordering::SeqCst);
+    drop(pool.get().unwrap());
+    assert!(switched.has_broken_calls.load(Ordering::SeqCst) >= 1);
+    assert_eq!(pool.state().idle, 0, "the broken one is not kept");
+}
+
+#[test]
+fn pre_ping_asks_is_valid_and_replaces_an_invalid_connection() {
+    let dir = TempDir::new("tarn_r2d2");
+    let switched = Switched::new(&dir);
+    let pool = pool_of(&switched, ResetMode::Rollback, true);
+
+    drop(pool.get().unwrap());
+    drop(pool.get().unwrap());
+    let calls = switched.is_valid_calls.load(Ordering::SeqCst);
+    assert_eq!(
+        calls, 1,
+        "the idle connection was checked once on its way out"
+    );
+
+    switched.invalid.store(true, Ordering::SeqCst);
+    let conn = pool
+        .get()
+        .expect("an invalid idle connection is replaced, not reported");
+    assert_eq!(switched.is_valid_calls.load(Ordering::SeqCst), 2);
+    drop(conn);
+    assert_eq!(
+        pool.stats().opened,
+        2,
+        "a new connection replaced the invalid one"
+    );
+    assert_eq!(pool.stats().invalidated, 1);
+    pool.dispose();
+    assert_eq!(pool.stats().opened, pool.stats().closed);
 }

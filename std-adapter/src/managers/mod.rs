@@ -11,12 +11,28 @@
 //! | feature | manager | connection | server-side session id |
 //! |---|---|---|---|
 //! | `sqlite` (default) | `SqliteManager` | `rusqlite::Connection` | — |
-//! | `postgres` | `PostgresManager` | `PgConnection` | `pg_backend_pid()` |
-//! | `mysql` | `MysqlManager` | `mysql::Conn` | `CONNECTION_ID()` |
+//! | `postgres` | `PostgresManager` | `PgConnection` (tokio-postgres, driven in place) | `pg_backend_pid()` |
+//! | `mysql` | `MysqlManager` | `MysqlConnection` (a `mysql::Conn`) | `CONNECTION_ID()` |
 //! | `redis` | `RedisManager` | `redis::Connection` | `CLIENT ID` |
 //! | `r2d2` | `R2d2Manager` | the r2d2 manager's | — |
 //!
-//! Managers that hold a URL or a password never show it in `Debug`.
+//! Managers that hold a URL or a password never show it in `Debug`, `Display` or the errors
+//! they make; those errors name the target (host, port, database) and keep the driver's
+//! error as their cause.
+//!
+//! # Deadlines
+//!
+//! The managers for servers (MariaDB/MySQL, Redis; PostgreSQL in its module) implement the
+//! `*_within` methods of [`Manager`](tarn_core::Manager): a connect, ping or reset given a
+//! limit returns within it, with a time-out error (an I/O error of kind `TimedOut` naming
+//! the target and the step) once it has passed. Each also has a connect timeout and an I/O
+//! timeout, set by its builder, that bound the calls made without a limit. `close` never
+//! waits for the server. SQLite's busy timeout is capped by the limit the same way.
+
+#[cfg(any(feature = "mysql", feature = "redis"))]
+mod deadline;
+#[cfg(any(feature = "mysql", feature = "redis"))]
+mod targeted;
 
 #[cfg(feature = "sqlite")]
 pub mod sqlite;

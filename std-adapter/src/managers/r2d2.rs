@@ -8,7 +8,7 @@
 //! |---|---|
 //! | `connect` | `connect` |
 //! | `ping` (pre-ping) | `is_valid` (r2d2's `test_on_check_out`) |
-//! | `reset` on return | `has_broken` (a broken connection is closed, as r2d2 does), then the optional [`on_reset`](R2d2Manager::on_reset) hook |
+//! | `reset` on return | `has_broken`, in every [`ResetMode`] (a broken connection fails the reset, so the pool closes it instead of keeping it idle, as r2d2 does), then the optional [`on_reset`](R2d2Manager::on_reset) hook |
 //! | `close` | drop |
 //! | `is_disconnect` | [`R2d2Error::Broken`], or the optional [`disconnect_if`](R2d2Manager::disconnect_if) rule |
 //!
@@ -172,6 +172,10 @@ impl<M: ManageConnection> Manager for R2d2Manager<M> {
         self.inner.connect().map_err(R2d2Error::Manager)
     }
 
+    /// Asks `has_broken` first, whatever the mode ([`ResetMode::None`] included): a broken
+    /// connection fails with [`R2d2Error::Broken`], so it is closed instead of kept. Then
+    /// runs the [`on_reset`](R2d2Manager::on_reset) hook, if any, for `Rollback` and
+    /// `Commit`.
     fn reset(&self, conn: &mut M::Connection, mode: ResetMode) -> Result<(), Self::Error> {
         if self.inner.has_broken(conn) {
             return Err(R2d2Error::Broken);
@@ -263,9 +267,12 @@ mod tests {
         assert!(m.is_disconnect(&err), "the rule decides for manager errors");
 
         m.get_ref().broken.store(true, Ordering::Relaxed);
-        let err = m.reset(&mut c, ResetMode::Rollback).unwrap_err();
-        assert!(matches!(err, R2d2Error::Broken));
-        assert!(m.is_disconnect(&err));
+        for mode in [ResetMode::Rollback, ResetMode::Commit, ResetMode::None] {
+            let err = m.reset(&mut c, mode).unwrap_err();
+            assert!(matches!(err, R2d2Error::Broken), "{mode:?}");
+            assert!(m.is_disconnect(&err));
+        }
+        assert_eq!(c, 110, "the hook does not run on a broken connection");
         m.close(c);
     }
 

@@ -86,18 +86,29 @@ impl fmt::Debug for SqliteManager {
     }
 }
 
-/// A `sqlite:` URL that [`SqliteManager::from_url`] does not understand.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A `sqlite:` URL that [`SqliteManager::from_url`] does not understand. Its `Debug` and
+/// `Display` show the URL with any password redacted.
+#[derive(Clone, PartialEq, Eq)]
 pub struct SqliteUrlError {
     url: String,
 }
 
+// Manual impl: the URL may hold another database's password.
+impl fmt::Debug for SqliteUrlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteUrlError")
+            .field("url", &crate::registry::redact(&self.url))
+            .finish()
+    }
+}
+
 impl fmt::Display for SqliteUrlError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The URL may be another database's, with its password: show it redacted.
         write!(
             f,
             "not an SQLite URL: {:?} (expected sqlite::memory:, sqlite:///absolute/path or sqlite://relative/path)",
-            self.url
+            crate::registry::redact(&self.url)
         )
     }
 }
@@ -174,10 +185,16 @@ impl SqliteManager {
     }
 
     /// How long a statement waits for another connection's lock before failing with
-    /// `database is locked`. Defaults to 5 s.
+    /// `database is locked`. Defaults to 5 s. The pool's connect and reset with a deadline
+    /// wait at most the time the caller has left, if that is shorter.
     pub fn busy_timeout(mut self, timeout: Duration) -> Self {
         self.busy_timeout = timeout;
         self
+    }
+
+    /// The busy timeout for a call with `limit` left.
+    fn busy_within(&self, limit: Option<Duration>) -> Duration {
+        limit.map_or(self.busy_timeout, |l| l.min(self.busy_timeout))
     }
 
     /// Puts file databases in write-ahead-log mode on connect (readers never block the
@@ -225,11 +242,22 @@ impl Manager for SqliteManager {
     type Error = rusqlite::Error;
 
     fn connect(&self) -> Result<Connection, rusqlite::Error> {
+        self.connect_within(None)
+    }
+
+    fn reset(&self, conn: &mut Connection, mode: ResetMode) -> Result<(), rusqlite::Error> {
+        self.reset_within(conn, mode, None)
+    }
+
+    /// Opens the connection with its busy timeout capped by `limit` while the manager's
+    /// pragmas and init hook run (`PRAGMA journal_mode = WAL` waits for other
+    /// connections' locks), then sets the configured busy timeout.
+    fn connect_within(&self, limit: Option<Duration>) -> Result<Connection, rusqlite::Error> {
         let mut conn = match &self.target {
             Target::Memory => Connection::open_in_memory_with_flags(self.flags)?,
             Target::File(path) => Connection::open_with_flags(path, self.flags)?,
         };
-        conn.busy_timeout(self.busy_timeout)?;
+        conn.busy_timeout(self.busy_within(limit))?;
         if self.wal && !self.is_memory() {
             let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
             // A read-only or special file may refuse WAL; keep what it has.
@@ -239,18 +267,38 @@ impl Manager for SqliteManager {
         if let Some(init) = &self.init {
             init(&mut conn)?;
         }
+        if limit.is_some() {
+            conn.busy_timeout(self.busy_timeout)?;
+        }
         Ok(conn)
     }
 
-    fn reset(&self, conn: &mut Connection, mode: ResetMode) -> Result<(), rusqlite::Error> {
+    /// Ends the open transaction, if any, with the busy timeout capped by `limit` (a
+    /// `COMMIT` waits for readers of other connections to finish), then puts the
+    /// configured busy timeout back.
+    fn reset_within(
+        &self,
+        conn: &mut Connection,
+        mode: ResetMode,
+        limit: Option<Duration>,
+    ) -> Result<(), rusqlite::Error> {
         if conn.is_autocommit() {
             return Ok(()); // no transaction open: nothing to end
         }
-        match mode {
-            ResetMode::Rollback => conn.execute_batch("ROLLBACK"),
-            ResetMode::Commit => conn.execute_batch("COMMIT"),
-            ResetMode::None => Ok(()),
+        let end = match mode {
+            ResetMode::Rollback => "ROLLBACK",
+            ResetMode::Commit => "COMMIT",
+            ResetMode::None => return Ok(()),
+        };
+        let capped = limit.is_some_and(|l| l < self.busy_timeout);
+        if capped {
+            conn.busy_timeout(self.busy_within(limit))?;
         }
+        let ended = conn.execute_batch(end);
+        if capped {
+            conn.busy_timeout(self.busy_timeout)?;
+        }
+        ended
     }
 
     fn close(&self, conn: Connection) {
@@ -261,6 +309,8 @@ impl Manager for SqliteManager {
         }
     }
 
+    /// `SELECT 1`: it reads no table, so it takes no lock and never waits on the busy
+    /// timeout; no limit applies.
     fn ping(&self, conn: &mut Connection) -> Result<(), rusqlite::Error> {
         conn.query_row("SELECT 1", [], |_| Ok(()))
     }
