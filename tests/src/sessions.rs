@@ -5,6 +5,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tarn_core::{Manager, ResetMode};
 
@@ -98,7 +99,11 @@ impl<M: Manager> Manager for Tracked<M> {
     type Error = M::Error;
 
     fn connect(&self) -> Result<M::Connection, M::Error> {
-        let mut conn = self.inner.connect()?;
+        self.connect_within(None)
+    }
+
+    fn connect_within(&self, limit: Option<Duration>) -> Result<M::Connection, M::Error> {
+        let mut conn = self.inner.connect_within(limit)?;
         match (self.session_id)(&mut conn) {
             Ok(id) => {
                 self.ids.lock().unwrap_or_else(|p| p.into_inner()).push(id);
@@ -116,6 +121,15 @@ impl<M: Manager> Manager for Tracked<M> {
         self.inner.reset(conn, mode)
     }
 
+    fn reset_within(
+        &self,
+        conn: &mut M::Connection,
+        mode: ResetMode,
+        limit: Option<Duration>,
+    ) -> Result<(), M::Error> {
+        self.inner.reset_within(conn, mode, limit)
+    }
+
     fn close(&self, conn: M::Connection) {
         self.closed.fetch_add(1, Ordering::SeqCst);
         self.inner.close(conn)
@@ -123,6 +137,14 @@ impl<M: Manager> Manager for Tracked<M> {
 
     fn ping(&self, conn: &mut M::Connection) -> Result<(), M::Error> {
         self.inner.ping(conn)
+    }
+
+    fn ping_within(
+        &self,
+        conn: &mut M::Connection,
+        limit: Option<Duration>,
+    ) -> Result<(), M::Error> {
+        self.inner.ping_within(conn, limit)
     }
 
     fn is_disconnect(&self, error: &M::Error) -> bool {
