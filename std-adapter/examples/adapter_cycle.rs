@@ -82,7 +82,7 @@ fn main() {
 
 #[allow(dead_code)]
 fn core_only() {
-    let core = tarn_pool::core::Builder::new(Numbers)
+    let core = tarn_core::Builder::new(Numbers)
         .pool_size(4)
         .build()
         .unwrap();

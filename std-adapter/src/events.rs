@@ -13,7 +13,6 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
 
 use tarn_core::{Events, InvalidateReason, ResetMode};
 
@@ -172,10 +171,8 @@ pub(crate) struct Ev<C> {
     listeners: RwLock<ListenerList<C>>,
     /// `true` once a listener is registered: with none, an event costs one relaxed load.
     has_listeners: AtomicBool,
-    /// `true` while no listener is registered and echo is off: the guards' fast paths and
-    /// the `reset` event test this one flag. It could be derived (`!echo && !has_listeners`), and was tried so:
-    /// the single-thread cycle got 0.5–0.8 ns slower (`sidebyside --profile tarn`), so the
-    /// copy stays; `new` and `add` are the only writers.
+    /// `!echo && !has_listeners`, kept as a flag of its own so that the guards' fast paths
+    /// and the `reset` event test one load; `new` and `add` are the only writers.
     plain: AtomicBool,
     pub(crate) wait: WaitQueue,
     pub(crate) echo: bool,
@@ -195,7 +192,7 @@ impl<C> Ev<C> {
         listeners: ListenerList<C>,
         echo: bool,
         name: Arc<str>,
-        recycle: Option<Duration>,
+        recycle: Option<u64>,
         epoch: Arc<AtomicUsize>,
         start: std::time::Instant,
     ) -> Self {
@@ -207,7 +204,7 @@ impl<C> Ev<C> {
             wait: WaitQueue::default(),
             echo,
             name,
-            recycle: recycle.map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
+            recycle,
             epoch,
             start,
             counters: Counters::default(),
@@ -405,8 +402,7 @@ impl<C> Events<Tracked<C>> for Ev<C> {
     }
     #[inline]
     fn reset(&self, conn: &mut Tracked<C>, mode: ResetMode) {
-        // One test for both echo and listeners (each had its own on every check-in: 6 of
-        // the cycle's instructions, callgrind). A listener registered while this runs may
+        // One test for both echo and listeners. A listener registered while this runs may
         // miss this one event, as it may when `has_listeners` is read just before `add`.
         if !self.plain() {
             self.reset_slow(conn, mode);

@@ -34,7 +34,7 @@
 //!
 //! | kind | what it does |
 //! |---|---|
-//! | [`Pool`] (= [`QueuePool`]) | `pool_size` kept, `max_overflow` more under load, waiting with a timeout |
+//! | [`Pool`] (the reference's `QueuePool`) | `pool_size` kept, `max_overflow` more under load, waiting with a timeout |
 //! | [`NullPool`] | opens and closes a connection per checkout |
 //! | [`StaticPool`] | one connection shared by every caller |
 //! | [`AssertionPool`] | at most one connection out; a second checkout is an error |
@@ -46,10 +46,15 @@
 //! handling is closed, every count stays right, and the caller gets [`Error::Panicked`].
 #![forbid(unsafe_code)]
 
+// Layers, one way: the kinds (`pool/`, `kinds/`) over `builder.rs` / `config.rs`, over the
+// adapter's wrappers of the user's code (`adapt.rs`: the manager; `events.rs`: the
+// listeners) and its waiting (`wait.rs`, through `sync.rs`), over tarn-core.
 mod adapt;
-mod base;
+mod builder;
+mod config;
 mod error;
 mod events;
+mod keyed_pools;
 mod kinds;
 mod pool;
 mod registry;
@@ -58,18 +63,15 @@ mod wait;
 
 pub mod managers;
 
-pub use tarn_core as core;
-
-pub use base::KindBuilder;
+pub use builder::Builder;
+pub use config::DEFAULT_TIMEOUT;
 pub use error::Error;
 pub use events::{CheckoutEvent, Disconnected, Listener, Stats};
+pub use keyed_pools::Registry;
 pub use kinds::{
     AssertionPool, KindConnection, NullPool, SingletonThreadPool, StaticConnection, StaticPool,
 };
-pub use pool::{
-    Builder, OwnedPooledConnection, Pool, PooledConnection, QueuePool, State, DEFAULT_TIMEOUT,
-    UNBOUNDED_IDLE_CAP,
-};
-pub use registry::{ConnectArgs, Registry};
+pub use pool::{OwnedPooledConnection, Pool, PooledConnection, State, UNBOUNDED_IDLE_CAP};
+pub use registry::ConnectArgs;
 pub use tarn_core::{BuildError, IdleOrder, InvalidateReason, Manager, ResetMode};
 pub use wait::Fairness;

@@ -204,9 +204,8 @@ pub(crate) struct WaitQueue {
     waiters: AtomicUsize,
     /// What closes the fast path to newcomers, so that it is one load whatever the policy:
     /// with strict fairness the number of registered waiters (the same as `waiters`, kept
-    /// twice on purpose: choosing between `waiters` and a reservation count by policy on the
-    /// fast path measured 0.5–0.8 ns slower per cycle), with eventual fairness the number of
-    /// waiters with capacity reserved for them.
+    /// twice so that the fast path reads one counter whatever the policy, with no branch on
+    /// it), with eventual fairness the number of waiters with capacity reserved for them.
     closed: AtomicUsize,
     /// `None`: strict; `Some(turn)`: eventual.
     turn: Option<Duration>,

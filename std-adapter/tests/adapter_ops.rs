@@ -6,7 +6,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tarn_core::testing::ScriptedManager;
-use tarn_pool::{ConnectArgs, Listener, Pool, PooledConnection, Registry};
+use tarn_pool::{
+    AssertionPool, ConnectArgs, Listener, NullPool, Pool, PooledConnection, Registry,
+    SingletonThreadPool, StaticPool,
+};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Level, Metadata, Subscriber};
@@ -286,4 +289,40 @@ fn connection_strings_and_logging_names_are_redacted() {
     });
     assert!(!cap.lines().is_empty());
     assert!(cap.lines().iter().all(|l| !l.contains("hunter2")));
+}
+
+#[test]
+fn builders_never_print_a_password_in_the_logging_name() {
+    let name = "postgres://app:hunter2@db.example/orders";
+    let shown = [
+        format!(
+            "{:?}",
+            Pool::builder(ScriptedManager::new()).logging_name(name)
+        ),
+        format!(
+            "{:?}",
+            NullPool::builder(ScriptedManager::new()).logging_name(name)
+        ),
+        format!(
+            "{:?}",
+            StaticPool::builder(ScriptedManager::new()).logging_name(name)
+        ),
+        format!(
+            "{:?}",
+            AssertionPool::builder(ScriptedManager::new()).logging_name(name)
+        ),
+        format!(
+            "{:?}",
+            SingletonThreadPool::builder(ScriptedManager::new()).logging_name(name)
+        ),
+    ];
+    for s in &shown {
+        assert!(!s.contains("hunter2"), "{s}");
+        assert!(s.contains("postgres://app:***@db.example/orders"), "{s}");
+    }
+    let pool = NullPool::builder(ScriptedManager::new())
+        .logging_name(name)
+        .build();
+    assert_eq!(pool.logging_name(), "postgres://app:***@db.example/orders");
+    assert!(!format!("{pool:?}").contains("hunter2"));
 }

@@ -1,12 +1,9 @@
 //! What the simple pool kinds ([`NullPool`](crate::NullPool),
 //! [`StaticPool`](crate::StaticPool), [`AssertionPool`](crate::AssertionPool),
 //! [`SingletonThreadPool`](crate::SingletonThreadPool)) share: opening with the
-//! first-connect/connect events, the checkout hook's reconnect, reset on return, closing,
-//! and their builder. Every step that runs user code catches panics; a connection whose
+//! first-connect/connect events, the checkout hook's reconnect, reset on return, closing. Every step that runs user code catches panics; a connection whose
 //! handling panicked is closed.
 
-use std::fmt;
-use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -15,44 +12,17 @@ use std::time::Instant;
 use tarn_core::{InvalidateReason, Manager, ResetMode};
 
 use crate::adapt::{panic_message, Mgr, MgrError, Tracked};
-use crate::events::{CheckoutEvent, Ev, Listener, ListenerList, Stats};
-use crate::pool::default_name;
-use crate::Error;
-
-/// Settings shared by the simple kinds.
-#[derive(Debug, Clone)]
-pub(crate) struct KindConfig {
-    pub(crate) reset: ResetMode,
-    pub(crate) name: Option<String>,
-    pub(crate) echo: bool,
-    pub(crate) pool_size: usize,
-    pub(crate) store_backtrace: bool,
-}
-
-impl Default for KindConfig {
-    fn default() -> Self {
-        KindConfig {
-            reset: ResetMode::Rollback,
-            name: None,
-            echo: false,
-            pool_size: 5,
-            store_backtrace: true,
-        }
-    }
-}
+use crate::config::Config;
+use crate::error::Error;
+use crate::events::{CheckoutEvent, Ev, ListenerList, Stats};
+use crate::sync::lock_std;
 
 pub(crate) struct Base<M: Manager> {
     pub(crate) mgr: Mgr<M>,
     pub(crate) ev: Ev<M::Connection>,
-    pub(crate) cfg: KindConfig,
+    pub(crate) cfg: Config,
     first: Mutex<bool>,
     first_done: AtomicBool,
-}
-
-/// Locks a std mutex, ignoring poisoning (the data is a flag or kept consistent by
-/// code that does not panic while holding it).
-pub(crate) fn lock_std<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn panicked(payload: &(dyn std::any::Any + Send)) -> String {
@@ -96,16 +66,13 @@ impl<M: Manager> Drop for Closer<'_, M> {
 impl<M: Manager> Base<M> {
     pub(crate) fn new(
         manager: M,
-        cfg: KindConfig,
+        cfg: Config,
         listeners: ListenerList<M::Connection>,
         kind: &str,
     ) -> Self {
         let start = Instant::now();
         let epoch = Arc::new(AtomicUsize::new(0));
-        let name: Arc<str> = match &cfg.name {
-            Some(n) => Arc::from(crate::registry::redact(n).as_str()),
-            None => default_name(kind),
-        };
+        let name = cfg.logging_name(kind);
         Base {
             mgr: Mgr::new(manager, start, Arc::clone(&epoch)),
             ev: Ev::new(listeners, cfg.echo, name, None, epoch, start),
@@ -210,7 +177,7 @@ impl<M: Manager> Base<M> {
             base: self,
             conn: Some(t),
         };
-        let mode = self.cfg.reset;
+        let mode = self.cfg.core.reset;
         let r = catch_unwind(AssertUnwindSafe(|| {
             let t = holder.get();
             self.ev.on_reset(t, mode);
@@ -265,114 +232,10 @@ impl<M: Manager> Base<M> {
         self.mgr.close(t);
     }
 
-    pub(crate) fn recreate_parts(&self) -> (KindConfig, ListenerList<M::Connection>) {
+    pub(crate) fn recreate_parts(&self) -> (Config, ListenerList<M::Connection>) {
         let mut cfg = self.cfg.clone();
         cfg.name = Some(self.ev.name.to_string());
         tracing::info!(pool = %self.ev.name, "Pool recreating");
         (cfg, self.ev.snapshot())
-    }
-}
-
-/// Configures one of the simple pool kinds (`K`): [`NullPool`](crate::NullPool),
-/// [`StaticPool`](crate::StaticPool), [`AssertionPool`](crate::AssertionPool) or
-/// [`SingletonThreadPool`](crate::SingletonThreadPool).
-///
-/// # Examples
-///
-/// ```
-/// use tarn_pool::{NullPool, ResetMode};
-/// # use tarn_core::testing::ScriptedManager;
-///
-/// let pool = NullPool::builder(ScriptedManager::new())
-///     .reset_on_return(ResetMode::Commit)
-///     .logging_name("scratch")
-///     .build();
-/// assert_eq!(pool.status(), "NullPool");
-/// ```
-#[must_use = "a builder does nothing until `.build()` is called"]
-pub struct KindBuilder<M: Manager, K> {
-    pub(crate) manager: M,
-    pub(crate) cfg: KindConfig,
-    pub(crate) listeners: ListenerList<M::Connection>,
-    _kind: PhantomData<fn() -> K>,
-}
-
-// Manual impl: no `M: Debug` bound, and managers may hold secrets.
-impl<M: Manager, K> fmt::Debug for KindBuilder<M, K> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("KindBuilder")
-            .field("config", &self.cfg)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<M: Manager, K> KindBuilder<M, K> {
-    pub(crate) fn new(manager: M) -> Self {
-        KindBuilder {
-            manager,
-            cfg: KindConfig::default(),
-            listeners: Vec::new(),
-            _kind: PhantomData,
-        }
-    }
-
-    /// What to do with a returned connection. Defaults to [`ResetMode::Rollback`].
-    ///
-    /// ```
-    /// # use tarn_pool::NullPool;
-    /// # use tarn_core::testing::ScriptedManager;
-    /// let manager = ScriptedManager::new();
-    /// let pool = NullPool::builder(manager.clone()).reset_on_return(tarn_pool::ResetMode::None).build();
-    /// drop(pool.get()?);
-    /// assert_eq!(manager.resets(), 0);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn reset_on_return(mut self, mode: ResetMode) -> Self {
-        self.cfg.reset = mode;
-        self
-    }
-
-    /// The name the pool logs under. Defaults to a name unique in the process.
-    ///
-    /// ```
-    /// # use tarn_pool::NullPool;
-    /// # use tarn_core::testing::ScriptedManager;
-    /// let pool = NullPool::builder(ScriptedManager::new()).logging_name("scratch").build();
-    /// assert_eq!(pool.logging_name(), "scratch");
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn logging_name(mut self, name: impl Into<String>) -> Self {
-        self.cfg.name = Some(name.into());
-        self
-    }
-
-    /// Logs every checkout and checkin at debug level. Defaults to `false`.
-    ///
-    /// ```
-    /// # use tarn_pool::NullPool;
-    /// # use tarn_core::testing::ScriptedManager;
-    /// let pool = NullPool::builder(ScriptedManager::new()).echo(true).build();
-    /// drop(pool.get()?); // checkout and checkin logged at debug level
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn echo(mut self, on: bool) -> Self {
-        self.cfg.echo = on;
-        self
-    }
-
-    /// Registers a listener; any number may be registered.
-    ///
-    /// ```
-    /// # use tarn_pool::NullPool;
-    /// # use tarn_core::testing::ScriptedManager;
-    /// struct Quiet;
-    /// impl<C> tarn_pool::Listener<C> for Quiet {}
-    /// let pool = NullPool::builder(ScriptedManager::new()).listener(Quiet).build();
-    /// drop(pool.get()?);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn listener(mut self, listener: impl Listener<M::Connection> + 'static) -> Self {
-        self.listeners.push(Arc::new(listener));
-        self
     }
 }
