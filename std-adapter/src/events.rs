@@ -177,7 +177,8 @@ pub(crate) struct Ev<C> {
     /// the single-thread cycle got 0.5–0.8 ns slower (`sidebyside --profile tarn`), so the
     /// copy stays; `new` and `add` are the only writers.
     plain: AtomicBool,
-    pub(crate) wait: WaitQueue,
+    /// Shared with the core pool, which holds it as its `Waiters`.
+    pub(crate) wait: std::sync::Arc<WaitQueue>,
     pub(crate) echo: bool,
     pub(crate) name: Arc<str>,
     /// Recycle age in nanoseconds, to tell why a connection is replaced.
@@ -204,7 +205,7 @@ impl<C> Ev<C> {
             listeners: RwLock::new(listeners),
             has_listeners: AtomicBool::new(has),
             plain: AtomicBool::new(!has && !echo),
-            wait: WaitQueue::default(),
+            wait: std::sync::Arc::default(),
             echo,
             name,
             recycle: recycle.map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
@@ -422,7 +423,7 @@ impl<C> Events<Tracked<C>> for Ev<C> {
     fn soft_invalidate(&self, conn: &mut Tracked<C>) {
         self.on_soft_invalidate(conn)
     }
-    fn close(&self, conn: &mut Tracked<C>) {
+    fn close(&self, conn: &mut Tracked<C>, _reason: tarn_core::CloseReason) {
         self.on_close(conn)
     }
     fn detach(&self, conn: &mut Tracked<C>) {
@@ -430,9 +431,5 @@ impl<C> Events<Tracked<C>> for Ev<C> {
     }
     fn close_detached(&self, conn: &mut Tracked<C>) {
         self.on_close_detached(conn)
-    }
-    #[inline]
-    fn released(&self) {
-        self.wait.released()
     }
 }

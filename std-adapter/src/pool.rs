@@ -38,7 +38,8 @@ impl tarn_core::Clock for StdClock {
     }
 }
 
-pub(crate) type CorePool<M> = tarn_core::Pool<Mgr<M>, Ev<<M as Manager>::Connection>, StdClock, ()>;
+pub(crate) type CorePool<M> =
+    tarn_core::Pool<Mgr<M>, Ev<<M as Manager>::Connection>, StdClock, (), Arc<WaitQueue>>;
 
 /// The configuration a pool was built with (kept for `recreate`, `state` and errors).
 #[derive(Debug, Clone)]
@@ -491,7 +492,8 @@ impl<M: Manager> Inner<M> {
             Arc::clone(&epoch),
             start,
         );
-        events.wait = WaitQueue::new(cfg.fairness);
+        events.wait = Arc::new(WaitQueue::new(cfg.fairness));
+        let waiters = Arc::clone(&events.wait);
         let mut b = tarn_core::Builder::new(Mgr::new(manager, start, epoch))
             .pool_size(core_size)
             .max_overflow(core_over)
@@ -499,6 +501,7 @@ impl<M: Manager> Inner<M> {
             .pre_ping(cfg.pre_ping)
             .idle_order(cfg.order)
             .events(events)
+            .waiters(waiters)
             .clock(StdClock { start });
         if let Some(age) = cfg.recycle {
             b = b.recycle(u64::try_from(age.as_nanos()).unwrap_or(u64::MAX));
