@@ -4,13 +4,18 @@ use core::fmt;
 use core::mem::ManuallyDrop;
 use core::ops::{Deref, DerefMut};
 use core::ptr::NonNull;
+use core::time::Duration;
 
 use crate::clock::Clock;
+use crate::deadline::Deadline;
+use crate::error::CheckoutError;
 use crate::events::{Events, InvalidateReason};
+use crate::kept::CheckedIn;
 use crate::manager::Manager;
 use crate::pool::RawPool;
 use crate::slot::{Entry, SlotRef};
 use crate::storage::Storage;
+use crate::waiters::Waiters;
 
 mod sealed {
     pub trait Sealed {}
@@ -20,8 +25,9 @@ mod sealed {
 ///
 /// Its hidden methods are `unsafe`: each one assumes the caller owns the slot `slot` refers
 /// to (it is a guard of this pool's, made with that `SlotRef`; see `RawPool::owned_entry`).
-/// The ones that end the guard (`__checkin`, `__invalidate`, `__detach`) assume the caller
-/// never touches the slot again.
+/// The ones that end the guard (`__checkin`, `__return_kept`, `__invalidate`, `__detach`)
+/// assume the caller never touches the slot again; `__checkin_in_place` and
+/// `__checkout_kept` give it back on success only.
 pub trait AnyPool: sealed::Sealed {
     /// The pool's manager.
     type Manager: Manager;
@@ -33,7 +39,27 @@ pub trait AnyPool: sealed::Sealed {
     #[doc(hidden)]
     unsafe fn __index(&self, slot: SlotOf<Self>) -> u32;
     #[doc(hidden)]
-    unsafe fn __checkin(&self, slot: SlotOf<Self>) -> Result<(), Error<Self>>;
+    fn __reset_limit(&self) -> Option<Duration>;
+    #[doc(hidden)]
+    unsafe fn __checkin(
+        &self,
+        slot: SlotOf<Self>,
+        limit: Option<Duration>,
+    ) -> Result<(), Error<Self>>;
+    #[doc(hidden)]
+    unsafe fn __checkin_in_place(
+        &self,
+        slot: SlotOf<Self>,
+        limit: Option<Duration>,
+    ) -> Result<(), Error<Self>>;
+    #[doc(hidden)]
+    unsafe fn __return_kept(&self, slot: SlotOf<Self>);
+    #[doc(hidden)]
+    unsafe fn __checkout_kept<D: Deadline>(
+        &self,
+        slot: SlotOf<Self>,
+        deadline: &D,
+    ) -> Result<SlotOf<Self>, CheckoutError<Error<Self>>>;
     #[doc(hidden)]
     unsafe fn __invalidate(&self, slot: SlotOf<Self>);
     #[doc(hidden)]
@@ -42,20 +68,24 @@ pub trait AnyPool: sealed::Sealed {
     unsafe fn __detach(&self, slot: SlotOf<Self>) -> Conn<Self>;
 }
 
-type Conn<P> = <<P as AnyPool>::Manager as Manager>::Connection;
-type Error<P> = <<P as AnyPool>::Manager as Manager>::Error;
+pub(crate) type Conn<P> = <<P as AnyPool>::Manager as Manager>::Connection;
+pub(crate) type Error<P> = <<P as AnyPool>::Manager as Manager>::Error;
 type EntryOf<P> = Entry<Conn<P>, <P as AnyPool>::Info>;
-type SlotOf<P> = SlotRef<Conn<P>, <P as AnyPool>::Info>;
+pub(crate) type SlotOf<P> = SlotRef<Conn<P>, <P as AnyPool>::Info>;
 
-impl<M: Manager, E, K, I, S: Storage<M::Connection, I>> sealed::Sealed for RawPool<M, E, K, I, S> {}
+impl<M: Manager, E, K, I, S: Storage<M::Connection, I>, W> sealed::Sealed
+    for RawPool<M, E, K, I, S, W>
+{
+}
 
-impl<M, E, K, I, S> AnyPool for RawPool<M, E, K, I, S>
+impl<M, E, K, I, S, W> AnyPool for RawPool<M, E, K, I, S, W>
 where
     M: Manager,
     E: Events<M::Connection>,
     K: Clock,
     I: Default,
     S: Storage<M::Connection, I>,
+    W: Waiters,
 {
     type Manager = M;
     type Info = I;
@@ -73,9 +103,37 @@ where
         unsafe { self.slot_index(slot) }
     }
     #[inline(always)]
-    unsafe fn __checkin(&self, slot: SlotOf<Self>) -> Result<(), M::Error> {
+    fn __reset_limit(&self) -> Option<Duration> {
+        self.settings().reset_limit
+    }
+    #[inline(always)]
+    unsafe fn __checkin(
+        &self,
+        slot: SlotOf<Self>,
+        limit: Option<Duration>,
+    ) -> Result<(), M::Error> {
         // SAFETY: as in `__entry`, and the caller gives the slot up (trait docs).
-        unsafe { self.checkin(slot) }
+        unsafe { self.checkin(slot, limit) }
+    }
+    unsafe fn __checkin_in_place(
+        &self,
+        slot: SlotOf<Self>,
+        limit: Option<Duration>,
+    ) -> Result<(), M::Error> {
+        // SAFETY: as in `__entry`; the caller owns the slot again on `Ok` only (trait docs).
+        unsafe { self.checkin_in_place(slot, limit) }
+    }
+    unsafe fn __return_kept(&self, slot: SlotOf<Self>) {
+        // SAFETY: as in `__checkin`.
+        unsafe { self.return_kept(slot) }
+    }
+    unsafe fn __checkout_kept<D: Deadline>(
+        &self,
+        slot: SlotOf<Self>,
+        deadline: &D,
+    ) -> Result<SlotOf<Self>, CheckoutError<M::Error>> {
+        // SAFETY: as in `__checkin_in_place`.
+        unsafe { self.checkout_kept(slot, deadline) }
     }
     unsafe fn __invalidate(&self, slot: SlotOf<Self>) {
         // SAFETY: as in `__checkin`.
@@ -231,7 +289,7 @@ where
 
     /// Takes the guard apart without checking in.
     #[inline]
-    fn into_parts(this: Self) -> (P, SlotOf<P::Target>) {
+    pub(crate) fn into_parts(this: Self) -> (P, SlotOf<P::Target>) {
         let mut this = ManuallyDrop::new(this);
         // SAFETY: `this` is never dropped, so `pool` is moved out exactly once, here.
         let pool = unsafe { ManuallyDrop::take(&mut this.pool) };
@@ -270,16 +328,83 @@ where
 
     /// Checks the connection in now, returning the reset error if the reset on return failed
     /// (the connection was then invalidated). Dropping the guard does the same, silently.
+    /// The reset gets the pool's [`Settings::reset_limit`](crate::Settings::reset_limit).
     ///
     /// # Errors
     ///
     /// The manager's reset error; the connection was closed and its capacity given back.
     #[inline]
     pub fn checkin(this: Self) -> Result<(), Error<P::Target>> {
+        let limit = this.pool.__reset_limit();
+        Self::checkin_within(this, limit)
+    }
+
+    /// [`checkin`](Self::checkin), passing `limit` to
+    /// [`Manager::reset_within`](crate::Manager::reset_within).
+    ///
+    /// # Errors
+    ///
+    /// As [`checkin`](Self::checkin).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use tarn_core::{Builder, Pooled, testing::ScriptedManager};
+    ///
+    /// let manager = ScriptedManager::new();
+    /// let pool = Builder::new(manager.clone()).build()?;
+    /// let conn = pool.try_checkout().unwrap();
+    /// Pooled::checkin_within(conn, Some(Duration::from_millis(50))).unwrap();
+    /// assert_eq!(manager.last_reset_limit(), Some(Some(Duration::from_millis(50))));
+    /// # Ok::<(), tarn_core::BuildError>(())
+    /// ```
+    #[inline]
+    pub fn checkin_within(this: Self, limit: Option<Duration>) -> Result<(), Error<P::Target>> {
         let (pool, slot) = Self::into_parts(this);
         // SAFETY: the guard owned the slot `slot` refers to, in `*pool` (`new`), and it is
         // gone: nothing touches the slot after this call.
-        unsafe { pool.__checkin(slot) }
+        unsafe { pool.__checkin(slot, limit) }
+    }
+
+    /// Checks the connection in without giving it back: the reset event, the manager's reset
+    /// (within `limit`) and the checkin event run as on return, and the caller keeps the
+    /// connection, checked in, as a [`CheckedIn`] (no other caller can take it). What a kind
+    /// whose connection stays with its holder between uses does on each return (the
+    /// reference's `StaticPool`, and `SingletonThreadPool`'s outermost return); every
+    /// checkout and checkin event stays balanced.
+    ///
+    /// # Errors
+    ///
+    /// The manager's reset error: the connection was invalidated
+    /// ([`InvalidateReason::ResetFailed`]) and closed, its capacity given back, and the guard
+    /// is gone; check a new one out.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tarn_core::{Builder, CheckedIn, Pooled, testing::ScriptedManager};
+    ///
+    /// let manager = ScriptedManager::new();
+    /// let pool = Builder::new(manager.clone()).pool_size(1).max_overflow(0).build()?;
+    /// let conn = pool.try_checkout().unwrap();
+    /// let kept = Pooled::checkin_in_place(conn, None).unwrap();
+    /// assert_eq!(manager.resets(), 1);
+    /// assert!(pool.try_checkout().is_err(), "the holder keeps it");
+    /// let again = CheckedIn::checkout(kept).unwrap();
+    /// assert_eq!(again.resets, 1);
+    /// # Ok::<(), tarn_core::BuildError>(())
+    /// ```
+    pub fn checkin_in_place(
+        this: Self,
+        limit: Option<Duration>,
+    ) -> Result<CheckedIn<P>, Error<P::Target>> {
+        let (pool, slot) = Self::into_parts(this);
+        // SAFETY: the guard owned the slot `slot` refers to, in `*pool` (`new`); on `Ok` the
+        // slot is this thread's again and passes to the `CheckedIn`, on `Err` it is gone.
+        unsafe { pool.__checkin_in_place(slot, limit) }?;
+        // SAFETY: as above: this thread owns the slot, which holds its connection, checked in.
+        Ok(unsafe { CheckedIn::new(pool, slot) })
     }
 
     /// Closes the connection as broken (hard invalidation): the `invalidate` event, then it
@@ -345,10 +470,11 @@ where
     #[inline(always)]
     fn drop(&mut self) {
         // A failed reset has invalidated the connection already; there is no one to tell.
+        let limit = self.pool.__reset_limit();
         // SAFETY: the guard owns the slot `self.slot` refers to (`new`), and this is its end:
         // nothing touches the slot after this call (`drop` runs at most once, and not at all
         // after `into_parts`).
-        let _ = unsafe { self.pool.__checkin(self.slot) };
+        let _ = unsafe { self.pool.__checkin(self.slot, limit) };
         // SAFETY: `drop` runs at most once, and `into_parts` (the only other place that takes
         // the pointer) keeps `drop` from running at all.
         unsafe { ManuallyDrop::drop(&mut self.pool) };

@@ -25,7 +25,7 @@
 //! - a failed connect gives its capacity back;
 //! - a checkin resets the connection (unless the reset mode is `None`); a failed reset closes
 //!   it; a soft-invalidated or stale connection is closed; otherwise it is kept if fewer than
-//!   `pool_size` are idle, and closed if not;
+//!   `pool_size` are idle (`pool_size` 0: no limit), and closed if not;
 //! - `dispose` closes the idle connections now and the checked-out ones when they come back;
 //!   a pool that is dropped closes its idle connections.
 //!
@@ -338,7 +338,7 @@ impl Events<ScriptedConn> for ScriptedEvents {
         }
         Ok(())
     }
-    fn close(&self, _conn: &mut ScriptedConn) {
+    fn close(&self, _conn: &mut ScriptedConn, _reason: crate::CloseReason) {
         self.leave();
     }
     fn detach(&self, _conn: &mut ScriptedConn) {
@@ -479,6 +479,15 @@ impl MPool {
 }
 
 impl Model {
+    /// How many may be idle: `pool_size`, or every slot for `pool_size` 0 (no limit).
+    fn idle_bound(&self) -> usize {
+        if self.pool_size == 0 {
+            self.capacity
+        } else {
+            self.pool_size
+        }
+    }
+
     fn new(config: &Config) -> Self {
         let (pool_size, capacity, order) = config.effective();
         let mut m = Model {
@@ -665,7 +674,7 @@ impl Model {
         if result.is_ok() {
             if conn.soft || conn.epoch != self.pools[p].epoch {
                 self.close_out(p, conn);
-            } else if self.pools[p].idle.len() < self.pool_size {
+            } else if self.pools[p].idle.len() < self.idle_bound() {
                 self.pools[p].idle.push_back(conn);
             } else {
                 self.close_out(p, conn);
@@ -1246,6 +1255,8 @@ impl Concurrent {
             AnyTestPool::Heap(pool) => (pool.state(), pool.settings().pool_size),
             AnyTestPool::Fixed(pool) => (pool.state(), pool.settings().pool_size),
         };
+        // `pool_size` 0: no idle limit beyond the slots.
+        let config = if config == 0 { usize::MAX } else { config };
         let manager = &self.parts.manager;
         assert_eq!(
             state.checked_out, 0,

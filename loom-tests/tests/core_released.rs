@@ -1,6 +1,6 @@
 //! The contract an adapter's waiting relies on (pool.rs, "Telling an adapter that capacity
 //! came back"): a thread that returns capacity (a checkin's push, or a close giving a unit
-//! back) and then calls `Events::released`, against a waiter that registers with a `SeqCst`
+//! back) and then calls `Waiters::released`, against a waiter that registers with a `SeqCst`
 //! increment and then retries a checkout that finds nothing: at least one of them sees the
 //! other. Either the retry succeeds, or `released` sees the waiter (and would wake it).
 #![cfg(tarn_loom)]
@@ -11,18 +11,18 @@ use common::{model, Conn, Mgr};
 use loom::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
 use loom::sync::Arc;
 use loom::thread;
-use tarn_core::{Builder, Events, IdleOrder, Pool, Pooled};
+use tarn_core::{Builder, IdleOrder, NoClock, NopEvents, Pool, Pooled, Waiters};
 
 #[derive(Debug, Default)]
-struct Waiters {
+struct Queue {
     count: AtomicUsize,
     woken: AtomicBool,
 }
 
 #[derive(Debug, Clone, Default)]
-struct Wake(Arc<Waiters>);
+struct Wake(Arc<Queue>);
 
-impl Events<Conn> for Wake {
+impl Waiters for Wake {
     fn released(&self) {
         fence(Ordering::SeqCst);
         if self.0.count.load(Ordering::SeqCst) > 0 {
@@ -33,14 +33,14 @@ impl Events<Conn> for Wake {
 
 /// `release` gives the held connection back (checkin or invalidate); a waiter registers and
 /// retries. Unless the retry got a connection, `released` must have seen the waiter.
-fn run(order: IdleOrder, release: fn(Pooled<Arc<Pool<Mgr, Wake>>>)) {
+fn run(order: IdleOrder, release: fn(Pooled<Arc<Pool<Mgr, NopEvents, NoClock, (), Wake>>>)) {
     let wake = Wake::default();
     let pool = Arc::new(
         Builder::new(Mgr::new())
             .pool_size(1)
             .max_overflow(0)
             .idle_order(order)
-            .events(wake.clone())
+            .waiters(wake.clone())
             .build()
             .unwrap(),
     );

@@ -21,7 +21,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Clone)]
 pub(crate) struct Config {
     /// The core's settings, as the user gave them: `pool_size` 0 means no idle limit and
-    /// `max_overflow` `usize::MAX` means unlimited (the pool translates both for the core);
+    /// `max_overflow` `None` means unlimited;
     /// `recycle` is in nanoseconds (the adapter's clock ticks).
     pub(crate) core: Settings,
     /// How long a blocking checkout waits.

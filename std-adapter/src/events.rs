@@ -174,7 +174,8 @@ pub(crate) struct Ev<C> {
     /// `!echo && !has_listeners`, kept as a flag of its own so that the guards' fast paths
     /// and the `reset` event test one load; `new` and `add` are the only writers.
     plain: AtomicBool,
-    pub(crate) wait: WaitQueue,
+    /// Shared with the core pool, which holds it as its `Waiters`.
+    pub(crate) wait: std::sync::Arc<WaitQueue>,
     pub(crate) echo: bool,
     pub(crate) name: Arc<str>,
     /// Recycle age in nanoseconds, to tell why a connection is replaced.
@@ -201,7 +202,7 @@ impl<C> Ev<C> {
             listeners: RwLock::new(listeners),
             has_listeners: AtomicBool::new(has),
             plain: AtomicBool::new(!has && !echo),
-            wait: WaitQueue::default(),
+            wait: std::sync::Arc::default(),
             echo,
             name,
             recycle,
@@ -418,7 +419,7 @@ impl<C> Events<Tracked<C>> for Ev<C> {
     fn soft_invalidate(&self, conn: &mut Tracked<C>) {
         self.on_soft_invalidate(conn)
     }
-    fn close(&self, conn: &mut Tracked<C>) {
+    fn close(&self, conn: &mut Tracked<C>, _reason: tarn_core::CloseReason) {
         self.on_close(conn)
     }
     fn detach(&self, conn: &mut Tracked<C>) {
@@ -426,9 +427,5 @@ impl<C> Events<Tracked<C>> for Ev<C> {
     }
     fn close_detached(&self, conn: &mut Tracked<C>) {
         self.on_close_detached(conn)
-    }
-    #[inline]
-    fn released(&self) {
-        self.wait.released()
     }
 }

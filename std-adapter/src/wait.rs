@@ -221,6 +221,16 @@ impl std::fmt::Debug for WaitQueue {
     }
 }
 
+impl tarn_core::Waiters for WaitQueue {
+    #[inline]
+    fn released(&self) {
+        WaitQueue::released(self)
+    }
+    fn waiting(&self) -> usize {
+        WaitQueue::waiting(self)
+    }
+}
+
 impl Default for WaitQueue {
     fn default() -> Self {
         Self::new(Fairness::Strict)

@@ -60,7 +60,7 @@ impl<M: Manager> Builder<M, Pool<M>> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn max_overflow(mut self, n: usize) -> Self {
-        self.cfg.core.max_overflow = n;
+        self.cfg.core.max_overflow = Some(n);
         self
     }
 
@@ -77,7 +77,7 @@ impl<M: Manager> Builder<M, Pool<M>> {
     /// # Ok::<(), tarn_pool::BuildError>(())
     /// ```
     pub fn unlimited_overflow(mut self) -> Self {
-        self.cfg.core.max_overflow = usize::MAX;
+        self.cfg.core.max_overflow = None;
         self
     }
 

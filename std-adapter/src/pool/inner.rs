@@ -47,7 +47,7 @@ impl tarn_core::Clock for StdClock {
 pub(crate) struct Inner<M: Manager> {
     /// In an `Arc` of its own, so that an owned guard holds the core pool itself (the core
     /// accepts only pointers that always lead to the same pool: `tarn_core::PoolPtr`).
-    pub(crate) core: Arc<tarn_core::Pool<Mgr<M>, Ev<M::Connection>, StdClock, ()>>,
+    pub(crate) core: Arc<tarn_core::Pool<Mgr<M>, Ev<M::Connection>, StdClock, (), Arc<WaitQueue>>>,
     pub(crate) cfg: Config,
     /// Core capacity (`pool_size + max_overflow` as given to the core).
     pub(super) capacity: usize,
@@ -62,13 +62,13 @@ pub(crate) struct Inner<M: Manager> {
 pub(crate) trait InnerRef<M: Manager>: Deref<Target = Inner<M>> + Clone {
     /// The core guard's pointer to the core pool.
     type Core: tarn_core::PoolPtr
-        + Deref<Target = tarn_core::Pool<Mgr<M>, Ev<M::Connection>, StdClock, ()>>;
+        + Deref<Target = tarn_core::Pool<Mgr<M>, Ev<M::Connection>, StdClock, (), Arc<WaitQueue>>>;
     /// That pointer.
     fn core_ptr(&self) -> Self::Core;
 }
 
 impl<'a, M: Manager> InnerRef<M> for &'a Inner<M> {
-    type Core = &'a tarn_core::Pool<Mgr<M>, Ev<M::Connection>, StdClock, ()>;
+    type Core = &'a tarn_core::Pool<Mgr<M>, Ev<M::Connection>, StdClock, (), Arc<WaitQueue>>;
     #[inline(always)]
     fn core_ptr(&self) -> Self::Core {
         let inner: &'a Inner<M> = self;
@@ -77,7 +77,7 @@ impl<'a, M: Manager> InnerRef<M> for &'a Inner<M> {
 }
 
 impl<M: Manager> InnerRef<M> for Arc<Inner<M>> {
-    type Core = Arc<tarn_core::Pool<Mgr<M>, Ev<M::Connection>, StdClock, ()>>;
+    type Core = Arc<tarn_core::Pool<Mgr<M>, Ev<M::Connection>, StdClock, (), Arc<WaitQueue>>>;
     #[inline(always)]
     fn core_ptr(&self) -> Self::Core {
         Arc::clone(&self.core)
@@ -92,13 +92,12 @@ impl<M: Manager> Inner<M> {
         listeners: ListenerList<M::Connection>,
     ) -> Result<Self, BuildError> {
         let s = cfg.core;
-        let unlimited = s.max_overflow == usize::MAX;
         let (core_size, core_over) = match (s.pool_size, s.max_overflow) {
-            (0, 0) => return Err(BuildError::ZeroCapacity),
-            (0, _) if unlimited => (UNBOUNDED_IDLE_CAP, 0),
-            (0, m) => (m, 0),
-            (p, _) if unlimited => (p, 0),
-            (p, m) => (p, m),
+            (0, Some(0)) => return Err(BuildError::ZeroCapacity),
+            (0, None) => (UNBOUNDED_IDLE_CAP, 0),
+            (0, Some(m)) => (m, 0),
+            (p, None) => (p, 0),
+            (p, Some(m)) => (p, m),
         };
         let start = Instant::now();
         let epoch = Arc::new(AtomicUsize::new(0));
@@ -110,10 +109,12 @@ impl<M: Manager> Inner<M> {
             Arc::clone(&epoch),
             start,
         );
-        events.wait = WaitQueue::new(cfg.fairness);
+        events.wait = Arc::new(WaitQueue::new(cfg.fairness));
+        let waiters = Arc::clone(&events.wait);
         let core = tarn_core::Builder::new(Mgr::new(manager, start, epoch))
             .settings(s.pool_size(core_size).max_overflow(core_over))
             .events(events)
+            .waiters(waiters)
             .clock(StdClock { start })
             .build()?;
         Ok(Inner {
@@ -133,7 +134,7 @@ impl<M: Manager> Inner<M> {
     /// Unlimited overflow.
     #[inline]
     pub(crate) fn unlimited(&self) -> bool {
-        self.cfg.core.max_overflow == usize::MAX
+        self.cfg.core.max_overflow.is_none()
     }
 
     /// The core's counters in the user's sizing (`pool_size` and `max_overflow` as
@@ -144,7 +145,7 @@ impl<M: Manager> Inner<M> {
         let pool_size = self.cfg.core.pool_size;
         State {
             pool_size,
-            max_overflow: self.cfg.core.max_overflow,
+            max_overflow: self.cfg.core.max_overflow.unwrap_or(usize::MAX),
             open,
             idle: cs.idle,
             checked_out: open.saturating_sub(cs.idle),
