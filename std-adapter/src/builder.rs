@@ -10,10 +10,10 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use tarn_core::{Manager, ResetMode};
+use tarn_core::{Events, Manager, ResetMode};
 
 use crate::config::Config;
-use crate::events::{Listener, ListenerList};
+use crate::events::ListenerList;
 use crate::pool::Pool;
 
 /// Configures a pool of kind `K`: [`Pool`] (the default),
@@ -139,17 +139,18 @@ impl<M: Manager, K> Builder<M, K> {
         self
     }
 
-    /// Registers a listener. Any number may be registered; they run in registration order.
+    /// Registers a listener: any implementation of tarn-core's [`Events`] trait, the one
+    /// listener trait. Any number may be registered; they run in registration order.
     ///
     /// ```
     /// use std::sync::atomic::{AtomicUsize, Ordering};
     /// use std::sync::Arc;
-    /// use tarn_pool::{Listener, Pool};
+    /// use tarn_pool::{Events, Pool};
     /// # use tarn_core::testing::ScriptedManager;
     ///
     /// #[derive(Default)]
     /// struct Opened(AtomicUsize);
-    /// impl<C> Listener<C> for Opened {
+    /// impl<C> Events<C> for Opened {
     ///     fn connect(&self, _: &mut C) {
     ///         self.0.fetch_add(1, Ordering::Relaxed);
     ///     }
@@ -161,7 +162,10 @@ impl<M: Manager, K> Builder<M, K> {
     /// assert_eq!(opened.0.load(Ordering::Relaxed), 1);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn listener(mut self, listener: impl Listener<M::Connection> + 'static) -> Self {
+    pub fn listener(
+        mut self,
+        listener: impl Events<M::Connection> + Send + Sync + 'static,
+    ) -> Self {
         self.listeners.push(Arc::new(listener));
         self
     }

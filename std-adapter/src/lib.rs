@@ -66,12 +66,15 @@ pub mod managers;
 pub use builder::Builder;
 pub use config::DEFAULT_TIMEOUT;
 pub use error::Error;
-pub use events::{CheckoutEvent, Disconnected, Listener, Stats};
+pub use events::Stats;
 pub use keyed_pools::Registry;
 pub use kinds::{
     AssertionPool, KindConnection, NullPool, SingletonThreadPool, StaticConnection, StaticPool,
 };
-pub use pool::{OwnedPooledConnection, Pool, PooledConnection, State, UNBOUNDED_IDLE_CAP};
+pub use pool::{OwnedPooledConnection, Pool, PooledConnection};
 pub use registry::ConnectArgs;
-pub use tarn_core::{BuildError, IdleOrder, InvalidateReason, Manager, ResetMode};
+pub use tarn_core::{
+    BuildError, CheckoutEvent, CloseReason, Disconnected, Events, IdleOrder, InvalidateReason,
+    Manager, ResetMode, State, UNBOUNDED_IDLE_CAP,
+};
 pub use wait::Fairness;

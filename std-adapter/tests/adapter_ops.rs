@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tarn_core::testing::ScriptedManager;
 use tarn_pool::{
-    AssertionPool, ConnectArgs, Listener, NullPool, Pool, PooledConnection, Registry,
+    AssertionPool, ConnectArgs, Events, NullPool, Pool, PooledConnection, Registry,
     SingletonThreadPool, StaticPool,
 };
 use tracing::field::{Field, Visit};
@@ -141,7 +141,7 @@ fn echo_logs_checkout_and_checkin_at_debug() {
 #[test]
 fn recreate_keeps_configuration_and_listeners_and_connects_nothing() {
     struct Count(AtomicUsize);
-    impl<C> Listener<C> for Count {
+    impl<C> Events<C> for Count {
         fn connect(&self, _: &mut C) {
             self.0.fetch_add(1, Ordering::SeqCst);
         }
@@ -159,7 +159,7 @@ fn recreate_keeps_configuration_and_listeners_and_connects_nothing() {
     drop(pool.get().unwrap());
     let fresh = pool.recreate();
     let st = fresh.state();
-    assert_eq!((st.pool_size, st.max_overflow, st.open), (3, 2, 0));
+    assert_eq!((st.pool_size, st.max_overflow, st.open), (3, Some(2), 0));
     assert_eq!(fresh.timeout(), Duration::from_millis(250));
     assert_eq!(fresh.logging_name(), "main");
     assert_eq!(manager.opened(), 1, "recreate connects nothing");

@@ -1,16 +1,19 @@
-//! [`AssertionPool`]: one connection, at most one checkout at a time.
+//! [`AssertionPool`]: one connection, at most one checkout at a time. Its policy over the
+//! core: one slot and no overflow, so a second checkout finds the core exhausted; the pool
+//! answers that with the first checkout's backtrace.
 
 use std::backtrace::Backtrace;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
-use tarn_core::Manager;
+use tarn_core::{Events, Manager};
 
-use super::base::Base;
-use super::connection::{Kept, KindConnection, Return};
+use super::connection::KindConnection;
 use crate::builder::Builder;
+use crate::config::Config;
 use crate::error::Error;
-use crate::events::{Listener, Stats};
+use crate::events::{ListenerList, Stats};
+use crate::pool::{Guard, Inner};
 use crate::sync::lock_std;
 
 /// A pool of one connection that allows at most one checkout at a time: a second checkout
@@ -34,27 +37,17 @@ use crate::sync::lock_std;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct AssertionPool<M: Manager> {
-    inner: Arc<AssertionInner<M>>,
-}
-
-struct AssertionInner<M: Manager> {
-    base: Base<M>,
-    state: Mutex<Kept<M::Connection>>,
-}
-
-impl<M: Manager> Drop for AssertionInner<M> {
-    fn drop(&mut self) {
-        let conn = lock_std(&self.state).conn.take();
-        if let Some(t) = conn {
-            self.base.close(t);
-        }
-    }
+    inner: Arc<Inner<M>>,
+    /// Where the connection now out was checked out. Written under the lock by the
+    /// checkout that got it, so a checkout that finds it out reads that one's.
+    out: Arc<Mutex<Option<Arc<Backtrace>>>>,
 }
 
 impl<M: Manager> Clone for AssertionPool<M> {
     fn clone(&self) -> Self {
         AssertionPool {
             inner: Arc::clone(&self.inner),
+            out: Arc::clone(&self.out),
         }
     }
 }
@@ -63,7 +56,7 @@ impl<M: Manager> Clone for AssertionPool<M> {
 impl<M: Manager> fmt::Debug for AssertionPool<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AssertionPool")
-            .field("logging_name", &&*self.inner.base.ev.name)
+            .field("logging_name", &self.logging_name())
             .finish_non_exhaustive()
     }
 }
@@ -87,16 +80,21 @@ impl<M: Manager> Builder<M, AssertionPool<M>> {
 
     /// Builds the pool. Opens nothing.
     pub fn build(self) -> AssertionPool<M> {
-        AssertionPool {
-            inner: Arc::new(AssertionInner {
-                base: Base::new(self.manager, self.cfg, self.listeners, "assertion"),
-                state: Mutex::new(Kept::new()),
-            }),
-        }
+        AssertionPool::from_parts(self.manager, self.cfg, self.listeners)
     }
 }
 
 impl<M: Manager> AssertionPool<M> {
+    fn from_parts(manager: M, cfg: Config, listeners: ListenerList<M::Connection>) -> Self {
+        let settings = cfg.core.pool_size(1).max_overflow(0);
+        let inner = Inner::new(manager, cfg, listeners, "assertion", settings)
+            .expect("one slot and no overflow is a valid configuration");
+        AssertionPool {
+            inner: Arc::new(inner),
+            out: Arc::new(Mutex::new(None)),
+        }
+    }
+
     /// A pool with the defaults.
     pub fn new(manager: M) -> Self {
         Self::builder(manager).build()
@@ -114,28 +112,24 @@ impl<M: Manager> AssertionPool<M> {
     /// [`Error::AlreadyCheckedOut`] (with the first checkout's backtrace) if it is out;
     /// otherwise as [`Pool::get`](crate::Pool::get).
     pub fn get(&self) -> Result<KindConnection<'_, M>, Error<M::Error>> {
-        let base = &self.inner.base;
-        let mut st = lock_std(&self.inner.state);
-        if st.out {
-            return Err(Error::AlreadyCheckedOut {
-                backtrace: st.backtrace.clone(),
-            });
+        let mut out = lock_std(&self.out);
+        match self
+            .inner
+            .try_checkout(&*self.inner.core, |p| KindConnection::lent(Guard::new(p)))
+        {
+            Ok(conn) => {
+                *out = Some(Arc::new(if self.inner.cfg.store_backtrace {
+                    Backtrace::force_capture()
+                } else {
+                    Backtrace::disabled()
+                }));
+                Ok(conn)
+            }
+            Err(Error::WouldBlock) => Err(Error::AlreadyCheckedOut {
+                backtrace: out.clone(),
+            }),
+            Err(e) => Err(e),
         }
-        let t = match st.conn.take() {
-            Some(t) => base.hand_out(t, false)?,
-            None => base.open_and_hand_out()?,
-        };
-        st.out = true;
-        st.backtrace = Some(Arc::new(if base.cfg.store_backtrace {
-            Backtrace::force_capture()
-        } else {
-            Backtrace::disabled()
-        }));
-        Ok(KindConnection {
-            base,
-            conn: Some(t),
-            home: Return::To(&self.inner.state),
-        })
     }
 
     /// `"AssertionPool"`, as the reference.
@@ -145,17 +139,22 @@ impl<M: Manager> AssertionPool<M> {
 
     /// Cumulative counters.
     pub fn stats(&self) -> Stats {
-        self.inner.base.stats()
+        self.inner.ev().counters.snapshot()
     }
 
     /// The name the pool logs under.
     pub fn logging_name(&self) -> &str {
-        &self.inner.base.ev.name
+        &self.inner.ev().name
     }
 
     /// Registers a listener.
-    pub fn add_listener(&self, listener: impl Listener<M::Connection> + 'static) {
-        self.inner.base.ev.add(Arc::new(listener));
+    pub fn add_listener(&self, listener: impl Events<M::Connection> + Send + Sync + 'static) {
+        self.inner.ev().add(Arc::new(listener));
+    }
+
+    /// The pool's manager.
+    pub fn manager(&self) -> &M {
+        &self.inner.core.manager().inner
     }
 
     /// Closes the idle connection (one that is out is closed when returned).
@@ -171,18 +170,15 @@ impl<M: Manager> AssertionPool<M> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn dispose(&self) {
-        let conn = lock_std(&self.inner.state).conn.take();
-        if let Some(t) = conn {
-            self.inner.base.close(t);
-        }
-        tracing::info!(pool = %self.inner.base.ev.name, "Pool disposed. AssertionPool");
+        self.inner.dispose();
+        tracing::info!(pool = %self.logging_name(), "Pool disposed. AssertionPool");
     }
 }
 
 impl<M: Manager + Clone> AssertionPool<M> {
     /// A new pool with the same configuration, manager and listeners.
     pub fn recreate(&self) -> Self {
-        let (cfg, listeners) = self.inner.base.recreate_parts();
-        Builder::<M, Self>::with_parts(self.inner.base.mgr.inner.clone(), cfg, listeners).build()
+        let (cfg, listeners) = self.inner.recreate_parts();
+        AssertionPool::from_parts(self.manager().clone(), cfg, listeners)
     }
 }

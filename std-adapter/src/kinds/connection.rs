@@ -1,61 +1,80 @@
-//! [`KindConnection`]: the guard of the simple kinds that hand a connection to one caller
-//! at a time ([`NullPool`](crate::NullPool), [`AssertionPool`](crate::AssertionPool),
-//! [`SingletonThreadPool`](crate::SingletonThreadPool)).
+//! [`KindConnection`]: the guard of the simple kinds that lend a connection to one caller at
+//! a time ([`NullPool`](crate::NullPool), [`AssertionPool`](crate::AssertionPool),
+//! [`SingletonThreadPool`](crate::SingletonThreadPool)), and [`Place`], where a
+//! SingletonThreadPool thread keeps its connection between checkouts.
 //!
-//! The guard owns its connection while it lives. When it is consumed (dropped, invalidated,
-//! detached) its [`Return`] says where what is left goes: closed (NullPool), or back to the
-//! place the kind keeps it in ([`Kept`]) for the next checkout, unless the kind let go of
-//! that place or the connection was soft-invalidated (then it is closed).
+//! A NullPool or AssertionPool connection is the pool's [`Guard`]: returning it is the
+//! core's checkin (NullPool's core keeps nothing idle, so it is then closed). A thread's
+//! connection stays with its thread: its return is the core's in-place checkin (reset and
+//! `checkin` event), which leaves a `CheckedIn` in the thread's place, unless the pool let
+//! go of that place (then it is checked in and closed).
 
-use std::backtrace::Backtrace;
 use std::fmt;
 use std::ops::{Deref, DerefMut};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
 
-use tarn_core::{InvalidateReason, Manager};
+use tarn_core::{CheckedIn, Manager, Pooled};
 
-use super::base::Base;
-use crate::adapt::Tracked;
+use crate::adapt::panic_message;
+use crate::pool::{Borrowed, Guard, Hold, Shared};
 use crate::sync::lock_std;
 
-/// A connection a kind keeps between checkouts (AssertionPool's one, a thread's in a
-/// SingletonThreadPool), shared by the kind and the guard that has it out.
-pub(crate) struct Kept<C> {
-    /// The connection while it is in (not checked out).
-    pub(crate) conn: Option<Tracked<C>>,
+/// The core pointer a thread's connection is held by (the thread-local list outlives any
+/// borrow of the pool).
+pub(crate) type SharedCore<M> = <Shared as Hold<M>>::Core;
+
+/// Where a thread keeps its connection between checkouts, shared by the pool's list of
+/// threads, the thread's own list, and the guard while the connection is out.
+pub(crate) struct Place<M: Manager + 'static> {
+    pub(crate) state: Mutex<PlaceState<M>>,
+}
+
+pub(crate) struct PlaceState<M: Manager + 'static> {
+    /// The connection while it is in (checked in, kept for this thread).
+    pub(crate) kept: Option<CheckedIn<SharedCore<M>>>,
     /// Checked out now.
     pub(crate) out: bool,
-    /// Where it was checked out (AssertionPool, with `store_backtrace`).
-    pub(crate) backtrace: Option<Arc<Backtrace>>,
     /// The pool let go of this place (clean-up, dispose, thread exit): the connection is
     /// closed when it comes back.
     pub(crate) evicted: bool,
 }
 
-impl<C> Kept<C> {
-    pub(crate) const fn new() -> Self {
-        Kept {
-            conn: None,
-            out: false,
-            backtrace: None,
-            evicted: false,
+impl<M: Manager + 'static> Place<M> {
+    pub(crate) fn out() -> Self {
+        Place {
+            state: Mutex::new(PlaceState {
+                kept: None,
+                out: true,
+                evicted: false,
+            }),
         }
+    }
+
+    /// Lets go of this place: its kept connection is closed now (outside the lock), one
+    /// that is out when it comes back.
+    pub(crate) fn evict(&self) {
+        let kept = {
+            let mut st = lock_std(&self.state);
+            st.evicted = true;
+            st.kept.take()
+        };
+        drop(kept);
     }
 }
 
-/// Where a guard's connection goes when the guard is consumed.
-pub(crate) enum Return<'a, C> {
-    /// Closed (NullPool, or a SingletonThreadPool checkout at thread exit).
-    Close,
-    /// Back to a place the pool owns.
-    To(&'a Mutex<Kept<C>>),
-    /// Back to a place shared with the pool.
-    ToShared(Arc<Mutex<Kept<C>>>),
+enum Held<'a, M: Manager + 'static> {
+    /// Returned to the pool when dropped.
+    Lent(Guard<M, Borrowed<'a>>),
+    /// A thread's connection, and the thread's place.
+    Thread(Pooled<SharedCore<M>>, Arc<Place<M>>),
 }
 
-/// A connection checked out of a [`NullPool`](crate::NullPool), [`AssertionPool`](crate::AssertionPool) or
-/// [`SingletonThreadPool`](crate::SingletonThreadPool). Derefs to the connection; dropping it checks it in (reset on
-/// return, `checkin` event) and then closes it (NullPool) or keeps it for the next checkout.
+/// A connection checked out of a [`NullPool`](crate::NullPool),
+/// [`AssertionPool`](crate::AssertionPool) or
+/// [`SingletonThreadPool`](crate::SingletonThreadPool). Derefs to the connection; dropping
+/// it checks it in (reset on return, `checkin` event) and then closes it (NullPool) or keeps
+/// it for the next checkout.
 ///
 /// ```
 /// use tarn_pool::{KindConnection, NullPool};
@@ -69,50 +88,41 @@ pub(crate) enum Return<'a, C> {
 /// ```
 #[must_use = "dropping the guard immediately returns the connection to the pool"]
 pub struct KindConnection<'a, M: Manager + 'static> {
-    pub(crate) base: &'a Base<M>,
-    pub(crate) conn: Option<Tracked<M::Connection>>,
-    pub(crate) home: Return<'a, M::Connection>,
+    /// `None` only while the guard is being consumed.
+    held: Option<Held<'a, M>>,
 }
 
-impl<M: Manager + 'static> KindConnection<'_, M> {
-    fn take(&mut self) -> Tracked<M::Connection> {
-        self.conn
-            .take()
-            .expect("a guard holds its connection until consumed")
+impl<'a, M: Manager + 'static> KindConnection<'a, M> {
+    pub(crate) fn lent(g: Guard<M, Borrowed<'a>>) -> Self {
+        KindConnection {
+            held: Some(Held::Lent(g)),
+        }
     }
 
-    /// Puts a connection (or nothing, if it was closed) back where it lives.
-    fn go_home(&mut self, kept: Option<Tracked<M::Connection>>) {
-        let place = match &self.home {
-            Return::Close => None,
-            Return::To(place) => Some(*place),
-            Return::ToShared(place) => Some(&**place),
-        };
-        let close = match place {
-            None => kept,
-            Some(place) => {
-                let mut st = lock_std(place);
-                st.out = false;
-                st.backtrace = None;
-                match kept {
-                    Some(t) if !st.evicted && !t.soft => {
-                        st.conn = Some(t);
-                        None
-                    }
-                    other => other,
-                }
-            }
-        };
-        if let Some(t) = close {
-            self.base.close(t);
+    pub(crate) fn thread(p: Pooled<SharedCore<M>>, place: Arc<Place<M>>) -> Self {
+        KindConnection {
+            held: Some(Held::Thread(p, place)),
         }
+    }
+
+    fn take(&mut self) -> Held<'a, M> {
+        self.held
+            .take()
+            .expect("a guard holds its connection until it is consumed")
     }
 
     /// Closes the connection as broken.
     pub fn invalidate(mut this: Self) {
-        let t = this.take();
-        this.base.invalidate(t, InvalidateReason::User);
-        this.go_home(None);
+        match this.take() {
+            Held::Lent(g) => g.invalidate(),
+            Held::Thread(p, place) => {
+                lock_std(&place.state).out = false;
+                let name = Pooled::pool(&p).events().name.clone();
+                if let Err(e) = catch_unwind(AssertUnwindSafe(|| Pooled::invalidate(p))) {
+                    tracing::error!(pool = %name, "a listener panicked: {}", panic_message(&*e));
+                }
+            }
+        }
     }
 
     /// Marks the connection to be closed when returned.
@@ -129,8 +139,15 @@ impl<M: Manager + 'static> KindConnection<'_, M> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn soft_invalidate(this: &mut Self) {
-        if let Some(t) = this.conn.as_mut() {
-            this.base.soft_invalidate(t);
+        match &mut this.held {
+            Some(Held::Lent(g)) => g.soft_invalidate(),
+            Some(Held::Thread(p, _)) => {
+                let name = Pooled::pool(p).events().name.clone();
+                if let Err(e) = catch_unwind(AssertUnwindSafe(|| Pooled::soft_invalidate(p))) {
+                    tracing::error!(pool = %name, "a listener panicked: {}", panic_message(&*e));
+                }
+            }
+            None => {}
         }
     }
 
@@ -146,18 +163,60 @@ impl<M: Manager + 'static> KindConnection<'_, M> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn detach(mut this: Self) -> M::Connection {
-        let t = this.take();
-        let conn = this.base.detach(t);
-        this.go_home(None);
-        conn
+        match this.take() {
+            Held::Lent(g) => g.detach(),
+            Held::Thread(p, place) => {
+                lock_std(&place.state).out = false;
+                Pooled::detach(p)
+            }
+        }
     }
 }
 
 impl<M: Manager + 'static> Drop for KindConnection<'_, M> {
     fn drop(&mut self) {
-        if let Some(t) = self.conn.take() {
-            let kept = self.base.release(t);
-            self.go_home(kept);
+        // `Lent`: the guard's own drop returns it.
+        if let Some(Held::Thread(p, place)) = self.held.take() {
+            return_to_thread(p, &place);
+        }
+    }
+}
+
+/// A thread's connection comes back: checked in where it is (reset, `checkin` event) and
+/// kept in the thread's place; or, if the pool let go of the place or the connection was
+/// soft-invalidated, checked in to the core, which keeps nothing idle and closes it; or, if
+/// the thread panics, invalidated.
+fn return_to_thread<M: Manager + 'static>(p: Pooled<SharedCore<M>>, place: &Place<M>) {
+    let ev = Pooled::pool(&p).events();
+    let name = ev.name.clone();
+    if ev.echo {
+        tracing::debug!(pool = %name, "Connection being returned to pool");
+    }
+    let mut st = lock_std(&place.state);
+    st.out = false;
+    if st.evicted || Pooled::is_soft_invalidated(&p) || std::thread::panicking() {
+        drop(st);
+        let panicking = std::thread::panicking();
+        let r = catch_unwind(AssertUnwindSafe(|| {
+            if panicking {
+                Pooled::invalidate(p);
+            } else {
+                let _ = Pooled::checkin(p);
+            }
+        }));
+        if let Err(e) = r {
+            tracing::error!(pool = %name, "a listener panicked: {}", panic_message(&*e));
+        }
+        return;
+    }
+    let limit = Pooled::pool(&p).settings().reset_limit;
+    match catch_unwind(AssertUnwindSafe(|| Pooled::checkin_in_place(p, limit))) {
+        Ok(Ok(kept)) => st.kept = Some(kept),
+        Ok(Err(_)) => {
+            tracing::info!(pool = %name, "Exception during reset on return; connection invalidated");
+        }
+        Err(e) => {
+            tracing::error!(pool = %name, "a listener panicked: {}; connection closed", panic_message(&*e));
         }
     }
 }
@@ -165,21 +224,21 @@ impl<M: Manager + 'static> Drop for KindConnection<'_, M> {
 impl<M: Manager + 'static> Deref for KindConnection<'_, M> {
     type Target = M::Connection;
     fn deref(&self) -> &M::Connection {
-        &self
-            .conn
-            .as_ref()
-            .expect("a guard holds its connection")
-            .conn
+        match &self.held {
+            Some(Held::Lent(g)) => g,
+            Some(Held::Thread(p, _)) => p,
+            None => unreachable!("a guard holds its connection until it is consumed"),
+        }
     }
 }
 
 impl<M: Manager + 'static> DerefMut for KindConnection<'_, M> {
     fn deref_mut(&mut self) -> &mut M::Connection {
-        &mut self
-            .conn
-            .as_mut()
-            .expect("a guard holds its connection")
-            .conn
+        match &mut self.held {
+            Some(Held::Lent(g)) => g,
+            Some(Held::Thread(p, _)) => p,
+            None => unreachable!("a guard holds its connection until it is consumed"),
+        }
     }
 }
 

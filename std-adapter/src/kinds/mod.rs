@@ -2,13 +2,13 @@
 //! [`StaticPool`] (`static_pool.rs`), [`AssertionPool`] (`assertion.rs`) and
 //! [`SingletonThreadPool`] (`singleton.rs`).
 //!
-//! Each kind is its caller policy (which connection a caller gets: a new one, the shared
-//! one, the one and only, the thread's) over `base.rs`, which opens, hands out, checks in
-//! and closes a connection with the reference's events; `connection.rs` is the guard of
-//! the kinds that lend a connection to one caller at a time.
+//! Each kind is a caller policy (which connection a caller gets: a new one, the shared one,
+//! the one and only, the thread's) over a tarn-core pool configured for it; the core runs
+//! every step of the connections' lives, as it does for [`Pool`](crate::Pool).
+//! `connection.rs` is the guard of the kinds that lend a connection to one caller at a
+//! time.
 
 mod assertion;
-mod base;
 mod connection;
 mod null;
 mod singleton;

@@ -1,15 +1,17 @@
-//! [`NullPool`]: a pool that does not pool.
+//! [`NullPool`]: a pool that does not pool. Its policy over the core: no limit on
+//! connections open at once, and nothing kept idle (`Retain::Nothing`), so every checkout
+//! opens a connection and every return resets, checks in and closes it.
 
 use std::fmt;
 use std::sync::Arc;
 
-use tarn_core::Manager;
+use tarn_core::{Events, Manager, Retain};
 
-use super::base::Base;
-use super::connection::{KindConnection, Return};
+use super::connection::KindConnection;
 use crate::builder::Builder;
 use crate::error::Error;
-use crate::events::{Listener, Stats};
+use crate::events::Stats;
+use crate::pool::{Guard, Inner};
 
 /// A pool that does not pool: every checkout opens a connection and every checkin closes it
 /// (after the reset on return and the `checkin` event). Listeners see every event.
@@ -30,13 +32,13 @@ use crate::events::{Listener, Stats};
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct NullPool<M: Manager> {
-    base: Arc<Base<M>>,
+    inner: Arc<Inner<M>>,
 }
 
 impl<M: Manager> Clone for NullPool<M> {
     fn clone(&self) -> Self {
         NullPool {
-            base: Arc::clone(&self.base),
+            inner: Arc::clone(&self.inner),
         }
     }
 }
@@ -45,7 +47,7 @@ impl<M: Manager> Clone for NullPool<M> {
 impl<M: Manager> fmt::Debug for NullPool<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("NullPool")
-            .field("logging_name", &&*self.base.ev.name)
+            .field("logging_name", &self.logging_name())
             .finish_non_exhaustive()
     }
 }
@@ -53,9 +55,7 @@ impl<M: Manager> fmt::Debug for NullPool<M> {
 impl<M: Manager> Builder<M, NullPool<M>> {
     /// Builds the pool. Opens nothing.
     pub fn build(self) -> NullPool<M> {
-        NullPool {
-            base: Arc::new(Base::new(self.manager, self.cfg, self.listeners, "null")),
-        }
+        NullPool::from_parts(self.manager, self.cfg, self.listeners)
     }
 }
 
@@ -85,12 +85,12 @@ impl<M: Manager> NullPool<M> {
     /// [`Error::Connect`] if the manager failed; [`Error::Disconnected`] or
     /// [`Error::Panicked`] as for [`Pool::get`](crate::Pool::get).
     pub fn get(&self) -> Result<KindConnection<'_, M>, Error<M::Error>> {
-        let t = self.base.open_and_hand_out()?;
-        Ok(KindConnection {
-            base: &self.base,
-            conn: Some(t),
-            home: Return::Close,
-        })
+        // Never short of capacity; only the pool's very first connect makes others wait.
+        self.inner.checkout(
+            || &*self.inner.core,
+            None,
+            |p| KindConnection::lent(Guard::new(p)),
+        )
     }
 
     /// `"NullPool"`, as the reference.
@@ -109,7 +109,7 @@ impl<M: Manager> NullPool<M> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn stats(&self) -> Stats {
-        self.base.stats()
+        self.inner.ev().counters.snapshot()
     }
 
     /// The name the pool logs under.
@@ -121,17 +121,17 @@ impl<M: Manager> NullPool<M> {
     /// assert_eq!(pool.logging_name(), "n");
     /// ```
     pub fn logging_name(&self) -> &str {
-        &self.base.ev.name
+        &self.inner.ev().name
     }
 
     /// Registers a listener.
-    pub fn add_listener(&self, listener: impl Listener<M::Connection> + 'static) {
-        self.base.ev.add(Arc::new(listener));
+    pub fn add_listener(&self, listener: impl Events<M::Connection> + Send + Sync + 'static) {
+        self.inner.ev().add(Arc::new(listener));
     }
 
     /// Nothing to do: a null pool keeps no connection.
     pub fn dispose(&self) {
-        tracing::info!(pool = %self.base.ev.name, "Pool disposed. NullPool");
+        tracing::info!(pool = %self.logging_name(), "Pool disposed. NullPool");
     }
 }
 
@@ -146,14 +146,31 @@ impl<M: Manager + Clone> NullPool<M> {
     /// assert_eq!(fresh.logging_name(), pool.logging_name());
     /// ```
     pub fn recreate(&self) -> Self {
-        let (cfg, listeners) = self.base.recreate_parts();
+        let (cfg, listeners) = self.inner.recreate_parts();
+        NullPool::from_parts(self.manager().clone(), cfg, listeners)
+    }
+}
+
+impl<M: Manager> NullPool<M> {
+    fn from_parts(
+        manager: M,
+        cfg: crate::config::Config,
+        listeners: crate::events::ListenerList<M::Connection>,
+    ) -> Self {
+        let settings = cfg
+            .core
+            .pool_size(1)
+            .unlimited_overflow()
+            .retain(Retain::Nothing);
+        let inner = Inner::new(manager, cfg, listeners, "null", settings)
+            .expect("one slot and unlimited overflow is a valid configuration");
         NullPool {
-            base: Arc::new(Base::new(
-                self.base.mgr.inner.clone(),
-                cfg,
-                listeners,
-                "null",
-            )),
+            inner: Arc::new(inner),
         }
+    }
+
+    /// The pool's manager.
+    pub fn manager(&self) -> &M {
+        &self.inner.core.manager().inner
     }
 }

@@ -1,24 +1,31 @@
-//! [`SingletonThreadPool`]: one connection per thread.
+//! [`SingletonThreadPool`]: one connection per thread. Its policy over the core: no limit
+//! on connections open at once and nothing kept idle (`Retain::Nothing`); each thread's
+//! connection, between two of its checkouts, is checked in where it is (the core's in-place
+//! checkin: reset and `checkin` event) and kept in the thread's [`Place`], so no other
+//! thread can get it.
 //!
-//! Each pool keeps, per thread, a place ([`Kept`]) shared by three holders: the pool's list
-//! of every thread's place (oldest first, for the clean-up rule), the thread's thread-local
-//! list (so the thread finds its place again and closes its connection when it exits), and
-//! the guard while the connection is out. A place the pool let go of (`evicted`) is never
-//! handed out again; its connection is closed when it comes back.
+//! A place is shared by three holders: the pool's list of every thread's place (oldest
+//! first, for the clean-up rule), the thread's thread-local list (so the thread finds its
+//! place again, and its connection is closed when the thread exits), and the guard while
+//! the connection is out. A place the pool let go of (`evicted`) is never handed out again;
+//! its connection goes back to the core, which closes it.
 
 use std::cell::RefCell;
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
-use tarn_core::Manager;
+use tarn_core::{CheckedIn, Events, Manager, Pooled, Retain};
 
-use super::base::Base;
-use super::connection::{Kept, KindConnection, Return};
+use super::connection::{KindConnection, Place, SharedCore};
+
 use crate::builder::Builder;
+use crate::config::Config;
 use crate::error::Error;
-use crate::events::{Listener, Stats};
+use crate::events::{ListenerList, Stats};
+use crate::pool::{Inner, TimeLeft};
 use crate::sync::lock_std;
+use crate::wait::Attempt;
 
 static SINGLETON_IDS: AtomicUsize = AtomicUsize::new(1);
 
@@ -58,14 +65,9 @@ pub struct SingletonThreadPool<M: Manager + 'static> {
 
 struct SingletonInner<M: Manager + 'static> {
     id: usize,
-    base: Base<M>,
+    pool: Inner<M>,
     /// Every thread's place, oldest first.
-    all: Mutex<Vec<Arc<ThreadPlace<M>>>>,
-}
-
-struct ThreadPlace<M: Manager + 'static> {
-    pool: Weak<SingletonInner<M>>,
-    state: Arc<Mutex<Kept<M::Connection>>>,
+    all: Mutex<Vec<Arc<Place<M>>>>,
 }
 
 /// A thread's place, as the thread-local list sees it (type-erased).
@@ -74,33 +76,32 @@ trait ThreadExit {
     fn exit(&self);
 }
 
-impl<M: Manager + 'static> ThreadExit for Arc<ThreadPlace<M>> {
+/// A thread's entry in its thread-local list: its place, and the pool that holds it.
+struct Local<M: Manager + 'static> {
+    place: Arc<Place<M>>,
+    pool: Weak<SingletonInner<M>>,
+}
+
+impl<M: Manager + 'static> ThreadExit for Local<M> {
     fn as_any(&self) -> &dyn std::any::Any {
         self
     }
     fn exit(&self) {
-        let Some(pool) = self.pool.upgrade() else {
-            return;
-        };
-        let conn = {
-            let mut st = lock_std(&self.state);
-            st.evicted = true;
-            st.conn.take()
-        };
-        lock_std(&pool.all).retain(|s| !Arc::ptr_eq(s, self));
-        if let Some(t) = conn {
-            pool.base.close(t);
+        self.place.evict();
+        if let Some(pool) = self.pool.upgrade() {
+            lock_std(&pool.all).retain(|p| !Arc::ptr_eq(p, &self.place));
         }
     }
 }
 
-/// The thread-local list of a thread's places; closes them when the thread exits.
+/// The thread-local list of a thread's places; closes their connections when the thread
+/// exits.
 struct Locals(Vec<(usize, Box<dyn ThreadExit>)>);
 
 impl Drop for Locals {
     fn drop(&mut self) {
-        for (_, place) in self.0.drain(..) {
-            place.exit();
+        for (_, local) in self.0.drain(..) {
+            local.exit();
         }
     }
 }
@@ -113,10 +114,7 @@ impl<M: Manager + 'static> Drop for SingletonInner<M> {
     fn drop(&mut self) {
         let all = std::mem::take(&mut *lock_std(&self.all));
         for place in all {
-            let conn = lock_std(&place.state).conn.take();
-            if let Some(t) = conn {
-                self.base.close(t);
-            }
+            place.evict();
         }
     }
 }
@@ -133,8 +131,8 @@ impl<M: Manager + 'static> Clone for SingletonThreadPool<M> {
 impl<M: Manager + 'static> fmt::Debug for SingletonThreadPool<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SingletonThreadPool")
-            .field("logging_name", &&*self.inner.base.ev.name)
-            .field("threads", &lock_std(&self.inner.all).len())
+            .field("logging_name", &self.logging_name())
+            .field("threads", &self.size())
             .finish_non_exhaustive()
     }
 }
@@ -157,17 +155,29 @@ impl<M: Manager + 'static> Builder<M, SingletonThreadPool<M>> {
 
     /// Builds the pool. Opens nothing.
     pub fn build(self) -> SingletonThreadPool<M> {
-        SingletonThreadPool {
-            inner: Arc::new(SingletonInner {
-                id: SINGLETON_IDS.fetch_add(1, Ordering::Relaxed),
-                base: Base::new(self.manager, self.cfg, self.listeners, "singleton"),
-                all: Mutex::new(Vec::new()),
-            }),
-        }
+        SingletonThreadPool::from_parts(self.manager, self.cfg, self.listeners)
     }
 }
 
 impl<M: Manager + 'static> SingletonThreadPool<M> {
+    fn from_parts(manager: M, cfg: Config, listeners: ListenerList<M::Connection>) -> Self {
+        // The kept connections are the threads' (in their places), not the core's idle set.
+        let settings = cfg
+            .core
+            .pool_size(1)
+            .unlimited_overflow()
+            .retain(Retain::Nothing);
+        let pool = Inner::new(manager, cfg, listeners, "singleton", settings)
+            .expect("one slot and unlimited overflow is a valid configuration");
+        SingletonThreadPool {
+            inner: Arc::new(SingletonInner {
+                id: SINGLETON_IDS.fetch_add(1, Ordering::Relaxed),
+                pool,
+                all: Mutex::new(Vec::new()),
+            }),
+        }
+    }
+
     /// A pool with the defaults (5 threads).
     pub fn new(manager: M) -> Self {
         Self::builder(manager).build()
@@ -180,16 +190,24 @@ impl<M: Manager + 'static> SingletonThreadPool<M> {
 
     /// This thread's place: `None` if thread-local storage is gone (thread exit),
     /// `Some(None)` if this thread has none yet.
-    fn find_local(&self) -> Option<Option<Arc<ThreadPlace<M>>>> {
+    fn find_local(&self) -> Option<Option<Arc<Place<M>>>> {
         let id = self.inner.id;
         LOCALS
             .try_with(|l| {
                 let l = l.borrow();
                 l.0.iter()
                     .find(|(pid, _)| *pid == id)
-                    .and_then(|(_, s)| s.as_any().downcast_ref::<Arc<ThreadPlace<M>>>().cloned())
+                    .and_then(|(_, s)| s.as_any().downcast_ref::<Local<M>>())
+                    .map(|local| Arc::clone(&local.place))
             })
             .ok()
+    }
+
+    /// A connection from the core, for this thread.
+    fn open(&self) -> Result<Pooled<SharedCore<M>>, Error<M::Error>> {
+        let pool = &self.inner.pool;
+        // Never short of capacity; only the pool's very first connect makes others wait.
+        pool.checkout(|| Arc::clone(&pool.core), None, |p| p)
     }
 
     /// Checks out this thread's connection, opening it on the thread's first checkout.
@@ -199,16 +217,12 @@ impl<M: Manager + 'static> SingletonThreadPool<M> {
     /// [`Error::AlreadyCheckedOut`] for a nested checkout on one thread; otherwise as
     /// [`Pool::get`](crate::Pool::get).
     pub fn get(&self) -> Result<KindConnection<'_, M>, Error<M::Error>> {
-        let base = &self.inner.base;
-        let found = self.find_local();
-        let Some(found) = found else {
-            // Thread-local storage is being torn down: a connection just for this checkout.
-            let t = base.open_and_hand_out()?;
-            return Ok(KindConnection {
-                base,
-                conn: Some(t),
-                home: Return::Close,
-            });
+        let Some(found) = self.find_local() else {
+            // Thread-local storage is being torn down: a connection just for this checkout,
+            // in a place no one keeps (closed on return).
+            let place = Arc::new(Place::out());
+            place.evict();
+            return Ok(KindConnection::thread(self.open()?, place));
         };
         if let Some(place) = found {
             let mut st = lock_std(&place.state);
@@ -216,58 +230,49 @@ impl<M: Manager + 'static> SingletonThreadPool<M> {
                 if st.out {
                     return Err(Error::AlreadyCheckedOut { backtrace: None });
                 }
-                let t = match st.conn.take() {
-                    Some(t) => base.hand_out(t, false)?,
-                    None => base.open_and_hand_out()?,
+                let p = match st.kept.take() {
+                    Some(kept) => {
+                        let left = TimeLeft::new(self.inner.pool.cfg.timeout);
+                        let pool = &self.inner.pool;
+                        match pool.caught(|| CheckedIn::checkout_within(kept, &left)) {
+                            Attempt::Got(p) => p,
+                            Attempt::Failed(e) => return Err(e),
+                            // The kept connection was closed: open another.
+                            Attempt::Busy => self.open()?,
+                        }
+                    }
+                    None => self.open()?,
                 };
                 st.out = true;
                 drop(st);
-                return Ok(KindConnection {
-                    base,
-                    conn: Some(t),
-                    home: Return::ToShared(Arc::clone(&place.state)),
-                });
+                return Ok(KindConnection::thread(p, place));
             }
         }
         // This thread has no (live) place: open one, applying the clean-up rule.
-        let t = base.open_and_hand_out()?;
-        let place = Arc::new(ThreadPlace {
-            pool: Arc::downgrade(&self.inner),
-            state: Arc::new(Mutex::new(Kept {
-                out: true,
-                ..Kept::new()
-            })),
-        });
+        let p = self.open()?;
+        let place = Arc::new(Place::out());
         let evicted: Vec<_> = {
             let mut all = lock_std(&self.inner.all);
-            let keep = base.cfg.core.pool_size.max(1);
+            let keep = self.inner.pool.cfg.core.pool_size.max(1);
             let n = (all.len() + 1).saturating_sub(keep);
             let old: Vec<_> = all.drain(..n).collect();
             all.push(Arc::clone(&place));
             old
         };
         for old in evicted {
-            let conn = {
-                let mut st = lock_std(&old.state);
-                st.evicted = true;
-                st.conn.take()
-            };
-            if let Some(t) = conn {
-                base.close(t);
-            }
+            old.evict();
         }
         let id = self.inner.id;
-        let dyn_place: Box<dyn ThreadExit> = Box::new(Arc::clone(&place));
+        let local: Box<dyn ThreadExit> = Box::new(Local {
+            place: Arc::clone(&place),
+            pool: Arc::downgrade(&self.inner),
+        });
         let _ = LOCALS.try_with(|l| {
             let mut l = l.borrow_mut();
             l.0.retain(|(pid, _)| *pid != id);
-            l.0.push((id, dyn_place));
+            l.0.push((id, local));
         });
-        Ok(KindConnection {
-            base,
-            conn: Some(t),
-            home: Return::ToShared(Arc::clone(&place.state)),
-        })
+        Ok(KindConnection::thread(p, place))
     }
 
     /// `"SingletonThreadPool id:<id> size: <threads kept>"`, as the reference.
@@ -284,7 +289,7 @@ impl<M: Manager + 'static> SingletonThreadPool<M> {
         format!(
             "SingletonThreadPool id:{} size: {}",
             self.inner.id,
-            lock_std(&self.inner.all).len()
+            self.size()
         )
     }
 
@@ -295,17 +300,22 @@ impl<M: Manager + 'static> SingletonThreadPool<M> {
 
     /// Cumulative counters.
     pub fn stats(&self) -> Stats {
-        self.inner.base.stats()
+        self.inner.pool.ev().counters.snapshot()
     }
 
     /// The name the pool logs under.
     pub fn logging_name(&self) -> &str {
-        &self.inner.base.ev.name
+        &self.inner.pool.ev().name
     }
 
     /// Registers a listener.
-    pub fn add_listener(&self, listener: impl Listener<M::Connection> + 'static) {
-        self.inner.base.ev.add(Arc::new(listener));
+    pub fn add_listener(&self, listener: impl Events<M::Connection> + Send + Sync + 'static) {
+        self.inner.pool.ev().add(Arc::new(listener));
+    }
+
+    /// The pool's manager.
+    pub fn manager(&self) -> &M {
+        &self.inner.pool.core.manager().inner
     }
 
     /// Closes every kept connection (ones out are closed when returned).
@@ -323,23 +333,16 @@ impl<M: Manager + 'static> SingletonThreadPool<M> {
     pub fn dispose(&self) {
         let all = std::mem::take(&mut *lock_std(&self.inner.all));
         for place in all {
-            let conn = {
-                let mut st = lock_std(&place.state);
-                st.evicted = true;
-                st.conn.take()
-            };
-            if let Some(t) = conn {
-                self.inner.base.close(t);
-            }
+            place.evict();
         }
-        tracing::info!(pool = %self.inner.base.ev.name, "Pool disposed. {}", self.status());
+        tracing::info!(pool = %self.logging_name(), "Pool disposed. {}", self.status());
     }
 }
 
 impl<M: Manager + Clone + 'static> SingletonThreadPool<M> {
     /// A new pool with the same configuration, manager and listeners.
     pub fn recreate(&self) -> Self {
-        let (cfg, listeners) = self.inner.base.recreate_parts();
-        Builder::<M, Self>::with_parts(self.inner.base.mgr.inner.clone(), cfg, listeners).build()
+        let (cfg, listeners) = self.inner.pool.recreate_parts();
+        SingletonThreadPool::from_parts(self.manager().clone(), cfg, listeners)
     }
 }

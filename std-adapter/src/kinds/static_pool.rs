@@ -1,16 +1,21 @@
-//! [`StaticPool`]: one connection shared by every caller.
+//! [`StaticPool`]: one connection shared by every caller. Its policy over the core: one
+//! slot (and no limit, so that a connection can open while the one a `dispose` let go of is
+//! still shared); the pool checks the connection out once and shares that guard
+//! among every caller (an `Arc`), so the core sees one checkout; when the pool lets go of
+//! it (dispose, or the pool dropped) the last handle's drop returns it to the core: reset,
+//! `checkin` event, and closed if the pool was disposed.
 
 use std::fmt;
 use std::ops::Deref;
 use std::sync::{Arc, Mutex};
 
-use tarn_core::Manager;
+use tarn_core::{Events, Manager};
 
-use super::base::Base;
-use crate::adapt::Tracked;
 use crate::builder::Builder;
+use crate::config::Config;
 use crate::error::Error;
-use crate::events::{Listener, Stats};
+use crate::events::{ListenerList, Stats};
+use crate::pool::{Guard, Inner, Shared};
 use crate::sync::lock_std;
 
 /// A pool of exactly one connection, shared by every caller at once.
@@ -19,9 +24,9 @@ use crate::sync::lock_std;
 /// connection, so a checkout gives a [`StaticConnection`], a cheap clone of an `Arc` that
 /// derefs to `&M::Connection` (shared access only). Use a connection type with interior
 /// mutability (or a `Mutex` inside) for writes. Because several callers may be mid-use,
-/// a shared connection is **not** reset on return. The connection is opened at the first
-/// checkout and closed once [`dispose`](StaticPool::dispose) was called (or the pool
-/// dropped) *and* the last handle is dropped: exactly once.
+/// the shared connection is not reset while the pool shares it; it is reset when it goes
+/// back to the core (after [`dispose`](StaticPool::dispose), when the last handle is
+/// dropped), and then closed: exactly once.
 ///
 /// # Examples
 ///
@@ -44,27 +49,15 @@ pub struct StaticPool<M: Manager> {
 }
 
 struct StaticInner<M: Manager> {
-    base: Arc<Base<M>>,
+    pool: Inner<M>,
+    /// The shared connection while the pool shares it.
     conn: Mutex<Option<StaticConnection<M>>>,
 }
 
 /// The shared connection of a [`StaticPool`]: derefs to `&M::Connection`; cloning it is
 /// cheap (an `Arc`).
 pub struct StaticConnection<M: Manager> {
-    shared: Arc<StaticConn<M>>,
-}
-
-struct StaticConn<M: Manager> {
-    base: Arc<Base<M>>,
-    conn: Option<Tracked<M::Connection>>,
-}
-
-impl<M: Manager> Drop for StaticConn<M> {
-    fn drop(&mut self) {
-        if let Some(t) = self.conn.take() {
-            self.base.close(t);
-        }
-    }
+    shared: Arc<Guard<M, Shared>>,
 }
 
 impl<M: Manager> Clone for StaticConnection<M> {
@@ -78,12 +71,7 @@ impl<M: Manager> Clone for StaticConnection<M> {
 impl<M: Manager> Deref for StaticConnection<M> {
     type Target = M::Connection;
     fn deref(&self) -> &M::Connection {
-        &self
-            .shared
-            .conn
-            .as_ref()
-            .expect("a static connection is present until dropped")
-            .conn
+        &self.shared
     }
 }
 
@@ -111,7 +99,7 @@ impl<M: Manager> Clone for StaticPool<M> {
 impl<M: Manager> fmt::Debug for StaticPool<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StaticPool")
-            .field("logging_name", &&*self.inner.base.ev.name)
+            .field("logging_name", &self.logging_name())
             .finish_non_exhaustive()
     }
 }
@@ -119,23 +107,31 @@ impl<M: Manager> fmt::Debug for StaticPool<M> {
 impl<M: Manager> Builder<M, StaticPool<M>> {
     /// Builds the pool. Opens nothing.
     pub fn build(self) -> StaticPool<M> {
-        StaticPool {
-            inner: Arc::new(StaticInner {
-                base: Arc::new(Base::new(self.manager, self.cfg, self.listeners, "static")),
-                conn: Mutex::new(None),
-            }),
-        }
+        StaticPool::from_parts(self.manager, self.cfg, self.listeners)
     }
 }
 
 impl<M: Manager> StaticPool<M> {
+    fn from_parts(manager: M, cfg: Config, listeners: ListenerList<M::Connection>) -> Self {
+        // Unlimited: after `dispose` a new connection opens while handles to the old one
+        // may still be out.
+        let settings = cfg.core.pool_size(1).unlimited_overflow();
+        let pool = Inner::new(manager, cfg, listeners, "static", settings)
+            .expect("one slot and unlimited overflow is a valid configuration");
+        StaticPool {
+            inner: Arc::new(StaticInner {
+                pool,
+                conn: Mutex::new(None),
+            }),
+        }
+    }
+
     /// A pool with the defaults.
     pub fn new(manager: M) -> Self {
         Self::builder(manager).build()
     }
 
-    /// A builder for the logging name, echo and listeners (the reset mode is not used: a
-    /// shared connection is not reset).
+    /// A builder for the logging name, echo, reset mode and listeners.
     pub fn builder(manager: M) -> Builder<M, StaticPool<M>> {
         Builder::new(manager)
     }
@@ -156,18 +152,19 @@ impl<M: Manager> StaticPool<M> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn get(&self) -> Result<StaticConnection<M>, Error<M::Error>> {
-        let mut slot = lock_std(&self.inner.conn);
-        if let Some(c) = slot.as_ref() {
+        let mut shared = lock_std(&self.inner.conn);
+        if let Some(c) = shared.as_ref() {
             return Ok(c.clone());
         }
-        let t = self.inner.base.open_and_hand_out()?;
-        let c = StaticConnection {
-            shared: Arc::new(StaticConn {
-                base: Arc::clone(&self.inner.base),
-                conn: Some(t),
-            }),
-        };
-        *slot = Some(c.clone());
+        let pool = &self.inner.pool;
+        let c = pool.checkout(
+            || Arc::clone(&pool.core),
+            None,
+            |p| StaticConnection {
+                shared: Arc::new(Guard::new(p)),
+            },
+        )?;
+        *shared = Some(c.clone());
         Ok(c)
     }
 
@@ -178,17 +175,22 @@ impl<M: Manager> StaticPool<M> {
 
     /// Cumulative counters.
     pub fn stats(&self) -> Stats {
-        self.inner.base.stats()
+        self.inner.pool.ev().counters.snapshot()
     }
 
     /// The name the pool logs under.
     pub fn logging_name(&self) -> &str {
-        &self.inner.base.ev.name
+        &self.inner.pool.ev().name
     }
 
     /// Registers a listener.
-    pub fn add_listener(&self, listener: impl Listener<M::Connection> + 'static) {
-        self.inner.base.ev.add(Arc::new(listener));
+    pub fn add_listener(&self, listener: impl Events<M::Connection> + Send + Sync + 'static) {
+        self.inner.pool.ev().add(Arc::new(listener));
+    }
+
+    /// The pool's manager.
+    pub fn manager(&self) -> &M {
+        &self.inner.pool.core.manager().inner
     }
 
     /// Lets go of the shared connection: it is closed when the last handle is dropped (now,
@@ -206,25 +208,17 @@ impl<M: Manager> StaticPool<M> {
     /// ```
     pub fn dispose(&self) {
         let old = lock_std(&self.inner.conn).take();
+        // Marks the shared connection stale first, so that its return closes it.
+        self.inner.pool.dispose();
         drop(old);
-        tracing::info!(pool = %self.inner.base.ev.name, "Pool disposed. StaticPool");
+        tracing::info!(pool = %self.logging_name(), "Pool disposed. StaticPool");
     }
 }
 
 impl<M: Manager + Clone> StaticPool<M> {
     /// A new pool with the same configuration, manager and listeners.
     pub fn recreate(&self) -> Self {
-        let (cfg, listeners) = self.inner.base.recreate_parts();
-        StaticPool {
-            inner: Arc::new(StaticInner {
-                base: Arc::new(Base::new(
-                    self.inner.base.mgr.inner.clone(),
-                    cfg,
-                    listeners,
-                    "static",
-                )),
-                conn: Mutex::new(None),
-            }),
-        }
+        let (cfg, listeners) = self.inner.pool.recreate_parts();
+        StaticPool::from_parts(self.manager().clone(), cfg, listeners)
     }
 }

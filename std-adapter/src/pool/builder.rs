@@ -22,7 +22,7 @@ impl<M: Manager> Pool<M> {
     /// # use tarn_core::testing::ScriptedManager;
     /// let pool = Pool::builder(ScriptedManager::new()).build()?;
     /// assert_eq!(pool.state().pool_size, 5);
-    /// assert_eq!(pool.state().max_overflow, 10);
+    /// assert_eq!(pool.state().max_overflow, Some(10));
     /// assert_eq!(pool.timeout(), std::time::Duration::from_secs(30));
     /// # Ok::<(), tarn_pool::BuildError>(())
     /// ```
@@ -200,8 +200,15 @@ impl<M: Manager> Builder<M, Pool<M>> {
     /// assert_eq!(err.unwrap_err(), BuildError::ZeroCapacity);
     /// ```
     pub fn build(self) -> Result<Pool<M>, BuildError> {
+        let settings = self.cfg.core;
         Ok(Pool {
-            inner: Arc::new(Inner::new(self.manager, self.cfg, self.listeners)?),
+            inner: Arc::new(Inner::new(
+                self.manager,
+                self.cfg,
+                self.listeners,
+                "pool",
+                settings,
+            )?),
         })
     }
 }

@@ -1,287 +1,178 @@
 //! The guards of a [`Pool`](crate::Pool): [`PooledConnection`] (borrowing the pool) and
-//! [`OwnedPooledConnection`] (owning a handle), both over one [`Guard`].
+//! [`OwnedPooledConnection`] (owning a handle), both over one [`Guard`]: the core's guard
+//! (`tarn_core::Pooled`), which holds the connection in its core slot and checks it in when
+//! it is dropped.
 //!
-//! A guard holds either the core's guard (`Pooled`: the connection stays in its core slot
-//! and the core checks it in when it is dropped) or, with unlimited overflow, a connection
-//! opened outside the core (`Extra`, closed when returned). Dropping a guard with no
-//! listener and no echo, while the thread is not panicking, is the core's checkin and
-//! nothing else; every other return goes through `checkin_held`, which catches panics in
-//! user code and reports them as [`Error::Panicked`]. A guard dropped while its thread
-//! panics invalidates its connection instead of resetting it.
+//! Dropping a guard with no listener and no echo, while the thread is not panicking, is the
+//! core's checkin and nothing else. Every other return goes through `checkin_caught`, which
+//! logs (echo), catches panics in user code and reports them as [`Error::Panicked`]. A guard
+//! dropped while its thread panics invalidates its connection instead of resetting it (it
+//! may be mid-transaction). The reset on return is bounded by the pool's timeout (the core's
+//! `reset_limit`, set when the pool is built).
 
 use std::fmt;
+use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::Ordering;
-use std::sync::Arc;
 
-use tarn_core::{InvalidateReason, Manager, Pooled, ResetMode};
+use tarn_core::{Manager, Pooled};
 
-use super::inner::{Inner, InnerRef};
-use crate::adapt::{panic_message, MgrError, Tracked};
+use super::inner::{Borrowed, CorePtr, Hold, Shared};
+use crate::adapt::{panic_message, MgrError};
 use crate::error::Error;
 
-/// A connection opened outside the core (unlimited overflow). Closed when dropped.
-pub(crate) struct Extra<M: Manager, R: InnerRef<M>> {
-    pub(super) pool: R,
-    pub(super) conn: Option<Tracked<M::Connection>>,
+/// The guard shared by [`PooledConnection`] and [`OwnedPooledConnection`]: the core's guard,
+/// `None` only while it is being consumed (the `Option` costs no space: the core's guard
+/// is two non-null pointers).
+pub(crate) struct Guard<M: Manager, H: Hold<M>> {
+    p: Option<Pooled<H::Core>>,
+    _m: PhantomData<fn() -> M>,
 }
 
-impl<M: Manager, R: InnerRef<M>> Drop for Extra<M, R> {
-    fn drop(&mut self) {
-        if let Some(mut t) = self.conn.take() {
-            let ev = self.pool.ev();
-            let _ = catch_unwind(AssertUnwindSafe(|| ev.on_close(&mut t)));
-            self.pool.core.manager().close(t);
-            self.pool.extra.fetch_sub(1, Ordering::Relaxed);
-        }
-    }
-}
-
-/// What a guard holds. Two words, the size of the core's guard: `Core` uses both (two
-/// non-null pointers), and `Extra` fits in the word beside the one whose zero tells the
-/// variants apart (a size assertion below keeps it so). The consumed state is `Extra(None)`,
-/// not an `Option` around the enum, which would add a third word that every `deref` and
-/// every drop tests.
-///
-/// A guard must not be moved between two places in memory on the hot path: with two
-/// variants that carry data, the compiler copies this enum as one 16-byte value, and
-/// reading it so right after it was written as two words stalls on store forwarding. The
-/// checkout therefore builds the caller's guard in place (`Inner::checkout`'s `wrap`).
-enum Held<M: Manager, R: InnerRef<M>> {
-    Core(Pooled<R::Core>),
-    /// A connection opened outside the core, boxed: rare (unlimited overflow only), and
-    /// inline it would make every guard as large as a connection. `None` once the guard has
-    /// been consumed (`invalidate`, `detach`, `checkin`, the slow drop).
-    Extra(Option<Box<Extra<M, R>>>),
-}
-
-/// The guard shared by [`PooledConnection`] and [`OwnedPooledConnection`].
-pub(crate) struct Guard<M: Manager, R: InnerRef<M>> {
-    held: Held<M, R>,
-}
-
-impl<M: Manager, R: InnerRef<M>> Guard<M, R> {
-    /// Holds for every guard type that is built: `Held` is two words (see there).
+impl<M: Manager, H: Hold<M>> Guard<M, H> {
+    /// Holds for every guard type that is built: a guard is the core's guard, two words.
     const TWO_WORDS: () = assert!(
-        std::mem::size_of::<Held<M, R>>() == 2 * std::mem::size_of::<usize>(),
+        std::mem::size_of::<Option<Pooled<H::Core>>>() == 2 * std::mem::size_of::<usize>(),
         "a guard must stay two words"
     );
 
-    /// A guard of the core's.
     #[inline(always)]
-    pub(super) fn core(p: Pooled<R::Core>) -> Self {
+    pub(crate) fn new(p: Pooled<H::Core>) -> Self {
         let () = Self::TWO_WORDS;
         Guard {
-            held: Held::Core(p),
+            p: Some(p),
+            _m: PhantomData,
         }
     }
 
-    /// A guard of a connection opened outside the core (unlimited overflow).
-    #[cold]
-    pub(super) fn from_extra(e: Extra<M, R>) -> Self {
-        Guard {
-            held: Held::Extra(Some(Box::new(e))),
-        }
-    }
-
-    /// What the guard holds, leaving it consumed.
+    /// The core's guard, leaving this one consumed.
     #[inline]
-    fn take(&mut self) -> Held<M, R> {
-        std::mem::replace(&mut self.held, Held::Extra(None))
+    fn take(&mut self) -> Pooled<H::Core> {
+        match self.p.take() {
+            Some(p) => p,
+            None => consumed(),
+        }
     }
 
+    pub(crate) fn invalidate(mut self) {
+        invalidate_caught(self.take());
+    }
+
+    pub(crate) fn soft_invalidate(&mut self) {
+        if let Some(p) = &mut self.p {
+            let name = Pooled::pool(p).events().name.clone();
+            if let Err(e) = catch_unwind(AssertUnwindSafe(|| Pooled::soft_invalidate(p))) {
+                tracing::error!(pool = %name, "a listener panicked: {}", panic_message(&*e));
+            }
+        }
+    }
+
+    pub(crate) fn is_soft_invalidated(&self) -> bool {
+        self.p.as_ref().is_some_and(Pooled::is_soft_invalidated)
+    }
+
+    pub(crate) fn detach(mut self) -> M::Connection {
+        Pooled::detach(self.take())
+    }
+
+    pub(crate) fn checkin(mut self) -> Result<(), Error<M::Error>> {
+        checkin_caught(self.take())
+    }
+}
+
+impl<M: Manager, H: Hold<M>> Deref for Guard<M, H> {
+    type Target = M::Connection;
     #[inline]
-    fn tracked(&self) -> &Tracked<M::Connection> {
-        match &self.held {
-            Held::Core(p) => p,
-            Held::Extra(e) => Self::extra(e.as_deref()),
-        }
-    }
-
-    #[inline]
-    fn tracked_mut(&mut self) -> &mut Tracked<M::Connection> {
-        match &mut self.held {
-            Held::Core(p) => p,
-            Held::Extra(e) => Self::extra_mut(e.as_deref_mut()),
-        }
-    }
-
-    // The connection of an extra guard, out of line so that `deref` inlines only the core
-    // case. They take the box's contents, never a pointer into the guard: a pointer to the
-    // guard passed to a call (even a cold one) keeps the whole guard in memory, and every
-    // `deref` then reloads it.
-    #[cold]
-    #[inline(never)]
-    fn extra(e: Option<&Extra<M, R>>) -> &Tracked<M::Connection> {
-        e.and_then(|e| e.conn.as_ref())
-            .expect("a guard holds its connection until it is consumed")
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn extra_mut(e: Option<&mut Extra<M, R>>) -> &mut Tracked<M::Connection> {
-        e.and_then(|e| e.conn.as_mut())
-            .expect("a guard holds its connection until it is consumed")
-    }
-
-    fn invalidate(mut self) {
-        match self.take() {
-            Held::Core(p) => {
-                let name = Pooled::pool(&p).events().name.clone();
-                if let Err(e) = catch_unwind(AssertUnwindSafe(|| Pooled::invalidate(p))) {
-                    tracing::error!(pool = %name, "a listener panicked: {}", panic_message(&*e));
-                }
-            }
-            Held::Extra(Some(mut e)) => {
-                if let Some(t) = e.conn.as_mut() {
-                    let ev = e.pool.ev();
-                    let _ = catch_unwind(AssertUnwindSafe(|| {
-                        ev.on_invalidate(t, InvalidateReason::User)
-                    }));
-                }
-            }
-            Held::Extra(None) => {}
-        }
-    }
-
-    fn soft_invalidate(&mut self) {
-        match &mut self.held {
-            Held::Core(p) => Pooled::soft_invalidate(p),
-            Held::Extra(Some(e)) => {
-                if let Some(t) = e.conn.as_mut() {
-                    if !t.soft {
-                        e.pool.ev().on_soft_invalidate(t);
-                    }
-                }
-            }
-            Held::Extra(None) => {}
-        }
-    }
-
-    fn is_soft_invalidated(&self) -> bool {
-        self.tracked().soft
-    }
-
-    fn detach(mut self) -> M::Connection {
-        match self.take() {
-            Held::Core(p) => Pooled::detach(p).conn,
-            Held::Extra(Some(mut e)) => {
-                let mut t = e.conn.take().expect("an extra guard holds its connection");
-                e.pool.extra.fetch_sub(1, Ordering::Relaxed);
-                e.pool.ev().on_detach(&mut t);
-                t.conn
-            }
-            Held::Extra(None) => unreachable!("a guard is only empty while it is being consumed"),
-        }
-    }
-
-    fn checkin(mut self) -> Result<(), Error<M::Error>> {
-        Self::checkin_held(self.take())
-    }
-
-    #[inline]
-    fn checkin_held(held: Held<M, R>) -> Result<(), Error<M::Error>> {
-        match held {
-            Held::Core(p) => {
-                let ev = Pooled::pool(&p).events();
-                if ev.echo {
-                    tracing::debug!(pool = %ev.name, "Connection being returned to pool");
-                }
-                if std::thread::panicking() {
-                    // The holder is unwinding: the connection may be mid-transaction in any
-                    // state. Do not reset it; close it.
-                    let name = ev.name.clone();
-                    if catch_unwind(AssertUnwindSafe(|| Pooled::invalidate(p))).is_err() {
-                        tracing::error!(pool = %name, "a listener panicked while invalidating");
-                    }
-                    return Ok(());
-                }
-                let res = if ev.has_listeners() {
-                    catch_unwind(AssertUnwindSafe(|| Pooled::checkin(p)))
-                } else {
-                    Ok(Pooled::checkin(p))
-                };
-                match res {
-                    Ok(Ok(())) => Ok(()),
-                    Ok(Err(MgrError::Manager(e))) => {
-                        tracing::info!("Exception during reset on return; connection invalidated");
-                        Err(Error::Connect(e))
-                    }
-                    Ok(Err(MgrError::Panicked(what))) => {
-                        tracing::error!("{what}; connection invalidated");
-                        Err(Error::Panicked { what })
-                    }
-                    Err(payload) => {
-                        let what = format!("a listener panicked: {}", panic_message(&*payload));
-                        tracing::error!("{what}; connection closed");
-                        Err(Error::Panicked { what })
-                    }
-                }
-            }
-            Held::Extra(None) => Ok(()),
-            Held::Extra(Some(mut e)) => {
-                let pool = &e.pool;
-                let ev = pool.ev();
-                let mut out = Ok(());
-                if let Some(t) = e.conn.as_mut() {
-                    if std::thread::panicking() {
-                        return Ok(()); // `e` closes it
-                    }
-                    let reset = pool.cfg.core.reset;
-                    let r = catch_unwind(AssertUnwindSafe(|| {
-                        ev.on_reset(t, reset);
-                        if reset != ResetMode::None {
-                            if let Err(err) = pool.core.manager().reset(t, reset) {
-                                ev.on_invalidate(t, InvalidateReason::ResetFailed);
-                                return Err(err);
-                            }
-                        }
-                        ev.on_checkin(t);
-                        Ok(())
-                    }));
-                    out = match r {
-                        Ok(Ok(())) => Ok(()),
-                        Ok(Err(MgrError::Manager(err))) => Err(Error::Connect(err)),
-                        Ok(Err(MgrError::Panicked(what))) => Err(Error::Panicked { what }),
-                        Err(payload) => Err(Error::Panicked {
-                            what: format!("a listener panicked: {}", panic_message(&*payload)),
-                        }),
-                    };
-                }
-                drop(e); // overflow beyond the core is closed on return
-                out
-            }
+    fn deref(&self) -> &M::Connection {
+        match &self.p {
+            Some(p) => p,
+            None => consumed(),
         }
     }
 }
 
-impl<M: Manager, R: InnerRef<M>> Drop for Guard<M, R> {
+impl<M: Manager, H: Hold<M>> DerefMut for Guard<M, H> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut M::Connection {
+        match &mut self.p {
+            Some(p) => p,
+            None => consumed(),
+        }
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn consumed() -> ! {
+    unreachable!("a guard holds its connection until it is consumed")
+}
+
+/// Invalidates, catching a listener's panic (logged: there is no caller to tell).
+fn invalidate_caught<M: Manager, P: CorePtr<M>>(p: Pooled<P>) {
+    let name = Pooled::pool(&p).events().name.clone();
+    if let Err(e) = catch_unwind(AssertUnwindSafe(|| Pooled::invalidate(p))) {
+        tracing::error!(pool = %name, "a listener panicked: {}", panic_message(&*e));
+    }
+}
+
+/// Every return but the fast path's: logs, catches panics, reports what the drop would keep
+/// silent. While the thread panics the connection is invalidated, not reset.
+fn checkin_caught<M: Manager, P: CorePtr<M>>(p: Pooled<P>) -> Result<(), Error<M::Error>> {
+    let ev = Pooled::pool(&p).events();
+    if ev.echo {
+        tracing::debug!(pool = %ev.name, "Connection being returned to pool");
+    }
+    if std::thread::panicking() {
+        invalidate_caught(p);
+        return Ok(());
+    }
+    let name = ev.name.clone();
+    let res = if ev.has_listeners() {
+        catch_unwind(AssertUnwindSafe(|| Pooled::checkin(p)))
+    } else {
+        Ok(Pooled::checkin(p))
+    };
+    match res {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(MgrError::Manager(e))) => {
+            tracing::info!(pool = %name, "Exception during reset on return; connection invalidated");
+            Err(Error::Connect(e))
+        }
+        Ok(Err(MgrError::Panicked(what))) => {
+            tracing::error!(pool = %name, "{what}; connection invalidated");
+            Err(Error::Panicked { what })
+        }
+        Err(payload) => {
+            let what = format!("a listener panicked: {}", panic_message(&*payload));
+            tracing::error!(pool = %name, "{what}; connection closed");
+            Err(Error::Panicked { what })
+        }
+    }
+}
+
+impl<M: Manager, H: Hold<M>> Drop for Guard<M, H> {
     #[inline]
     fn drop(&mut self) {
-        if let Held::Core(p) = &self.held {
-            let ev = Pooled::pool(p).events();
-            if ev.plain() && !std::thread::panicking() {
-                // The fast path: return, and the field's drop (the core's guard) checks the
-                // connection in where it lies (a failed reset has invalidated it; there is
-                // no one to tell).
+        if let Some(p) = &self.p {
+            if Pooled::pool(p).events().plain() && !std::thread::panicking() {
+                // The fast path: the field's drop (the core's guard) checks the connection
+                // in where it lies (a failed reset has invalidated it; there is no one to
+                // tell).
                 return;
             }
         }
-        Self::drop_slow(self.take());
+        if let Some(p) = self.p.take() {
+            drop_slow(p);
+        }
     }
 }
 
-impl<M: Manager, R: InnerRef<M>> Guard<M, R> {
-    /// Everything but the fast path of a drop, out of line so that the fast path inlines
-    /// into the caller without this path's stack frame. It takes what the guard holds by value (two
-    /// registers), not `&mut self`: a pointer to the guard would make the caller keep the
-    /// guard in memory and reload it at every `deref`.
-    #[cold]
-    #[inline(never)]
-    fn drop_slow(held: Held<M, R>) {
-        let _ = Self::checkin_held(held);
-    }
+/// Everything but the fast path of a drop, out of line so that the fast path inlines into
+/// the caller without this path's stack frame.
+#[cold]
+#[inline(never)]
+fn drop_slow<M: Manager, P: CorePtr<M>>(p: Pooled<P>) {
+    let _ = checkin_caught(p);
 }
 
 macro_rules! guard_api {
@@ -290,14 +181,14 @@ macro_rules! guard_api {
             type Target = M::Connection;
             #[inline]
             fn deref(&self) -> &M::Connection {
-                &self.g.tracked().conn
+                &self.g
             }
         }
 
         impl<$($lt,)? M: Manager> DerefMut for $name<$($lt,)? M> {
             #[inline]
             fn deref_mut(&mut self) -> &mut M::Connection {
-                &mut self.g.tracked_mut().conn
+                &mut self.g
             }
         }
 
@@ -407,8 +298,8 @@ macro_rules! guard_api {
 /// If the guard is dropped while its thread panics, the connection is invalidated instead
 /// of reset.
 #[must_use = "dropping the guard immediately returns the connection to the pool"]
-pub struct PooledConnection<'a, M: Manager> {
-    pub(super) g: Guard<M, &'a Inner<M>>,
+pub struct PooledConnection<'a, M: Manager + 'a> {
+    pub(super) g: Guard<M, Borrowed<'a>>,
 }
 
 guard_api!(PooledConnection<'a>, "let conn = pool.get()?;");
@@ -417,7 +308,7 @@ guard_api!(PooledConnection<'a>, "let conn = pool.get()?;");
 /// another thread or live in a struct. Otherwise like [`PooledConnection`].
 #[must_use = "dropping the guard immediately returns the connection to the pool"]
 pub struct OwnedPooledConnection<M: Manager> {
-    pub(super) g: Guard<M, Arc<Inner<M>>>,
+    pub(super) g: Guard<M, Shared>,
 }
 
 guard_api!(OwnedPooledConnection, "let conn = pool.get_owned()?;");

@@ -1,38 +1,37 @@
 //! [`Pool`]: the reference's `QueuePool` (`pool_size` kept, `max_overflow` more under load,
-//! waiting with a timeout), over one tarn-core pool.
+//! waiting with a timeout), over one tarn-core pool, which implements every step of a
+//! connection's life. The adapter adds waiting (the wait queue is the core pool's
+//! `Waiters`), panic safety and logging.
 //!
 //! - `inner.rs`: what a pool is and how it is built from its configuration;
 //! - `builder.rs`: the builder settings only this kind has;
-//! - `checkout.rs`: the fast path, the core's failures, waiting in line;
-//! - `guard.rs`: the guards and what returning a connection does;
-//! - `state.rs`: the counters snapshot.
+//! - `checkout.rs`: the fast path, the core's failures, waiting in line, deadlines;
+//! - `guard.rs`: the guards and what returning a connection does.
 //!
 //! Dependencies run one way: `mod.rs` (the public API) uses `checkout.rs` and `guard.rs`,
-//! which use `inner.rs`, which uses `state.rs`.
+//! which use `inner.rs`.
 
 mod builder;
 mod checkout;
 mod guard;
 mod inner;
-mod state;
 
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tarn_core::Manager;
+use tarn_core::{Events, Manager, State};
 
-use crate::adapt::{panic_message, Tracked};
+use crate::adapt::panic_message;
 use crate::error::Error;
-use crate::events::{Listener, Stats};
+use crate::events::Stats;
 use crate::wait::Fairness;
 
+pub(crate) use checkout::TimeLeft;
+pub(crate) use guard::Guard;
 pub use guard::{OwnedPooledConnection, PooledConnection};
-pub(crate) use inner::Inner;
-pub use inner::UNBOUNDED_IDLE_CAP;
-pub use state::State;
+pub(crate) use inner::{Borrowed, Hold, Inner, Shared};
 
 /// A connection pool with a size limit and overflow: the reference's `QueuePool`.
 ///
@@ -43,12 +42,10 @@ pub use state::State;
 ///
 /// - up to `pool_size` connections are kept idle; up to `max_overflow` more may be open
 ///   under load, and are closed when returned while `pool_size` are idle;
-/// - `pool_size(0)` means no idle limit: every connection is kept (the adapter gives the
-///   core `pool_size = max_overflow`, `max_overflow = 0`);
-/// - [`unlimited_overflow`](crate::Builder::unlimited_overflow): the core holds `pool_size`
-///   connections (or [`UNBOUNDED_IDLE_CAP`](crate::UNBOUNDED_IDLE_CAP) when `pool_size` is
-///   0); when it is full the adapter opens extra connections outside it, counted in
-///   [`State::overflow`], and closes them when they are returned.
+/// - `pool_size(0)` means no idle limit: every connection is kept;
+/// - [`unlimited_overflow`](crate::Builder::unlimited_overflow): a checkout never waits for
+///   capacity; a returned connection is closed only when `pool_size` connections are idle
+///   (with `pool_size` 0, [`UNBOUNDED_IDLE_CAP`](crate::UNBOUNDED_IDLE_CAP)).
 ///
 /// # Examples
 ///
@@ -117,7 +114,11 @@ impl<M: Manager> Pool<M> {
     /// ```
     #[inline]
     pub fn get(&self) -> Result<PooledConnection<'_, M>, Error<M::Error>> {
-        Inner::checkout(&*self.inner, None, |g| PooledConnection { g })
+        self.inner.checkout(
+            || &*self.inner.core,
+            None,
+            |p| PooledConnection { g: Guard::new(p) },
+        )
     }
 
     /// Like [`get`](Self::get), waiting at most `timeout`.
@@ -143,7 +144,11 @@ impl<M: Manager> Pool<M> {
         &self,
         timeout: Duration,
     ) -> Result<PooledConnection<'_, M>, Error<M::Error>> {
-        Inner::checkout(&*self.inner, Some(timeout), |g| PooledConnection { g })
+        self.inner.checkout(
+            || &*self.inner.core,
+            Some(timeout),
+            |p| PooledConnection { g: Guard::new(p) },
+        )
     }
 
     /// Checks out a connection without waiting.
@@ -166,7 +171,8 @@ impl<M: Manager> Pool<M> {
     /// ```
     #[inline]
     pub fn try_get(&self) -> Result<PooledConnection<'_, M>, Error<M::Error>> {
-        Inner::try_checkout(&*self.inner, |g| PooledConnection { g })
+        self.inner
+            .try_checkout(&*self.inner.core, |p| PooledConnection { g: Guard::new(p) })
     }
 
     /// Like [`get`](Self::get), for a guard that owns a handle to the pool (`'static`: it
@@ -187,9 +193,11 @@ impl<M: Manager> Pool<M> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn get_owned(&self) -> Result<OwnedPooledConnection<M>, Error<M::Error>> {
-        Inner::checkout(Arc::clone(&self.inner), None, |g| OwnedPooledConnection {
-            g,
-        })
+        self.inner.checkout(
+            || Arc::clone(&self.inner.core),
+            None,
+            |p| OwnedPooledConnection { g: Guard::new(p) },
+        )
     }
 
     /// Like [`get_owned`](Self::get_owned), waiting at most `timeout`.
@@ -211,9 +219,11 @@ impl<M: Manager> Pool<M> {
         &self,
         timeout: Duration,
     ) -> Result<OwnedPooledConnection<M>, Error<M::Error>> {
-        Inner::checkout(Arc::clone(&self.inner), Some(timeout), |g| {
-            OwnedPooledConnection { g }
-        })
+        self.inner.checkout(
+            || Arc::clone(&self.inner.core),
+            Some(timeout),
+            |p| OwnedPooledConnection { g: Guard::new(p) },
+        )
     }
 
     /// A snapshot of the pool's counters, with how many threads wait.
@@ -229,7 +239,7 @@ impl<M: Manager> Pool<M> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn state(&self) -> State {
-        self.inner.state()
+        self.inner.core.state()
     }
 
     /// The reference's `status()` line.
@@ -310,7 +320,6 @@ impl<M: Manager> Pool<M> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn invalidate_all(&self) {
-        self.inner.ev().epoch.fetch_add(1, Ordering::Relaxed);
         self.inner.core.invalidate_all();
         tracing::info!(pool = %self.logging_name(), "Pool invalidated");
     }
@@ -329,10 +338,7 @@ impl<M: Manager> Pool<M> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn dispose(&self) {
-        self.inner.ev().epoch.fetch_add(1, Ordering::Relaxed);
-        if let Err(p) = catch_unwind(AssertUnwindSafe(|| self.inner.core.dispose())) {
-            tracing::error!(pool = %self.logging_name(), "a listener panicked while disposing: {}", panic_message(&*p));
-        }
+        self.inner.dispose();
         tracing::info!(pool = %self.logging_name(), "Pool disposed. {}", self.status());
     }
 
@@ -345,10 +351,10 @@ impl<M: Manager> Pool<M> {
     ///
     /// ```
     /// # use std::sync::{Arc, atomic::{AtomicUsize, Ordering}};
-    /// # use tarn_pool::{Listener, Pool};
+    /// # use tarn_pool::{Events, Pool};
     /// # use tarn_core::testing::ScriptedManager;
     /// struct Opened(AtomicUsize);
-    /// impl<C> Listener<C> for Opened {
+    /// impl<C> Events<C> for Opened {
     ///     fn connect(&self, _: &mut C) { self.0.fetch_add(1, Ordering::Relaxed); }
     /// }
     /// let pool = Pool::builder(ScriptedManager::new()).build()?;
@@ -358,7 +364,7 @@ impl<M: Manager> Pool<M> {
     /// assert_eq!(opened.0.load(Ordering::Relaxed), 1);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn add_listener(&self, listener: impl Listener<M::Connection> + 'static) {
+    pub fn add_listener(&self, listener: impl Events<M::Connection> + Send + Sync + 'static) {
         self.inner.ev().add(Arc::new(listener));
     }
 
@@ -376,18 +382,10 @@ impl<M: Manager> Pool<M> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn close_detached(&self, conn: M::Connection) {
-        let mgr = self.inner.core.manager();
-        let mut t = Tracked {
-            conn,
-            born: 0,
-            epoch: 0,
-            soft: false,
-        };
-        let ev = self.inner.ev();
-        if let Err(p) = catch_unwind(AssertUnwindSafe(|| ev.on_close_detached(&mut t))) {
-            tracing::error!(pool = %ev.name, "a listener panicked: {}", panic_message(&*p));
+        let core = &self.inner.core;
+        if let Err(p) = catch_unwind(AssertUnwindSafe(|| core.close_detached(conn))) {
+            tracing::error!(pool = %self.logging_name(), "a listener panicked: {}", panic_message(&*p));
         }
-        mgr.close(t);
     }
 
     /// The pool's manager.
@@ -422,10 +420,9 @@ impl<M: Manager + Clone> Pool<M> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn recreate(&self) -> Pool<M> {
-        tracing::info!(pool = %self.logging_name(), "Pool recreating");
-        let mut cfg = self.inner.cfg.clone();
-        cfg.name = Some(self.logging_name().to_owned());
-        let inner = Inner::new(self.manager().clone(), cfg, self.inner.ev().snapshot())
+        let (cfg, listeners) = self.inner.recreate_parts();
+        let settings = cfg.core;
+        let inner = Inner::new(self.manager().clone(), cfg, listeners, "pool", settings)
             .expect("the configuration was validated when this pool was built");
         Pool {
             inner: Arc::new(inner),
