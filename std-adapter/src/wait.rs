@@ -4,8 +4,8 @@
 //!
 //! A thread that finds no connection registers at the back of the queue and sleeps until it
 //! holds a *notification*, then retries the core. Notifications are handed out by
-//! [`WaitQueue::released`], which tarn-core calls (through `Events::released`) after every
-//! change that makes a checkout possible: a connection returned to the idle queue, a
+//! [`WaitQueue::released`], which tarn-core calls (the queue is the core pool's `Waiters`)
+//! after every change that makes a checkout possible: a connection returned to the idle queue, a
 //! connection closed or detached (its capacity came back), a failed connect that gave its
 //! capacity back, the first-connect hook finished.
 //!
