@@ -211,3 +211,22 @@ fn panics_in_the_simple_kinds_are_errors() {
     drop(pool);
     manager.assert_all_closed_once(0);
 }
+
+#[test]
+fn a_listener_panicking_while_a_threads_connection_closes_is_contained() {
+    struct PanicAtClose;
+    impl<C> tarn_pool::Events<C> for PanicAtClose {
+        fn close(&self, _: &mut C, _: tarn_pool::CloseReason) {
+            panic!("close boom");
+        }
+    }
+    let manager = ScriptedManager::new();
+    let pool = tarn_pool::SingletonThreadPool::builder(manager.clone())
+        .listener(PanicAtClose)
+        .build();
+    drop(pool.get().unwrap());
+    // The thread's kept connection closes here; the listener's panic does not escape.
+    pool.dispose();
+    assert_eq!((manager.opened(), manager.closed()), (1, 1));
+    manager.assert_all_closed_once(0);
+}

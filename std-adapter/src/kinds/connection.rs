@@ -59,7 +59,17 @@ impl<M: Manager + 'static> Place<M> {
             st.evicted = true;
             st.kept.take()
         };
-        drop(kept);
+        if let Some(kept) = kept {
+            // Back to the core, which keeps nothing idle: closed, with the close events. A
+            // listener's panic is logged (this runs at thread exit too, where unwinding
+            // would abort).
+            if let Err(e) = catch_unwind(AssertUnwindSafe(|| drop(kept))) {
+                tracing::error!(
+                    "a listener panicked while a thread's connection closed: {}",
+                    panic_message(&*e)
+                );
+            }
+        }
     }
 }
 
