@@ -7,6 +7,11 @@
 //! every step of the connections' lives, as it does for [`Pool`](crate::Pool).
 //! `connection.rs` is the guard of the kinds that lend a connection to one caller at a
 //! time.
+//!
+//! The kinds do not wait for capacity (only NullPool, StaticPool and SingletonThreadPool
+//! checkouts wait, and only while the pool's very first connect runs); the manager calls a
+//! checkout makes get [`DEFAULT_TIMEOUT`](crate::DEFAULT_TIMEOUT) as their limit, and so
+//! does the reset on return.
 
 mod assertion;
 mod connection;
