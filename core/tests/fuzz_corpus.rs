@@ -1,14 +1,14 @@
 //! Replays the committed fuzz corpus (`fuzz/corpus/`) as plain tests, decoding every input
 //! exactly as the fuzz targets do, plus hand-written scenarios that pin the model's rules.
 //!
-//! `model`: the pool against the sequential model (`tarn_core::model::run_ops`).
+//! `model`: the pool against the sequential model (`tarn_model::run_ops`).
 //! `threads`: the same operations from several threads, checking the invariants
-//! (`tarn_core::model::Concurrent`).
+//! (`tarn_model::Concurrent`).
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use tarn_core::model::{decode, run_ops, Concurrent, Op, StorageKind};
+use tarn_model::{decode, run_ops, Concurrent, Op, StorageKind};
 
 fn corpus(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -80,7 +80,7 @@ fn threads_corpus_replays_without_broken_invariants() {
     }
 }
 
-fn run(config: [u8; 4], ops: &[Op]) -> tarn_core::model::Report {
+fn run(config: [u8; 4], ops: &[Op]) -> tarn_model::Report {
     let data = input(config, ops);
     let (config, ops) = decode(&data);
     run_ops(&config, &ops).unwrap_or_else(|d| panic!("{d}"))

@@ -1,6 +1,6 @@
-//! A sequential model of the pool's semantics, the operation decoder shared by the fuzz
-//! targets and the corpus replay test, and two runners (feature `testing`; not part of the
-//! stable API):
+//! tarn-model: a sequential model of the pool's semantics, the operation decoder shared by
+//! the fuzz targets and the corpus replay test, and two runners. A `publish = false` crate of
+//! the workspace: it is not part of what tarn ships.
 //!
 //! - [`run_ops`] drives a real pool and the model through the same operations, one at a
 //!   time, and reports the first divergence: an outcome, which connection was handed out,
@@ -35,7 +35,7 @@
 //! is one [`Op`] (an opcode and an argument). Any byte string is a valid input.
 //!
 //! ```
-//! use tarn_core::model::{decode, run_ops};
+//! use tarn_model::{decode, run_ops};
 //!
 //! // A heap pool, pool_size 1, max_overflow 1: check out twice, return both.
 //! let input = [0b0000_1010, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0];
@@ -45,27 +45,20 @@
 //! assert_eq!(report.opened, 2);
 //! assert_eq!(report.closed, 2); // one closed at checkin (overflow), one when the pool is dropped
 //! ```
+#![warn(missing_docs, missing_debug_implementations)]
 
-use alloc::boxed::Box;
-use alloc::collections::VecDeque;
-use alloc::format;
-use alloc::string::String;
-use alloc::sync::Arc;
-use alloc::vec::Vec;
-use core::fmt;
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::Arc;
 
-use crate::builder::Builder;
-use crate::error::{BuildError, CheckoutError};
-use crate::events::{CheckoutEvent, Disconnected, Events};
-use crate::guard::Pooled;
-use crate::manager::ResetMode;
-use crate::pool::RawPool;
-use crate::settings::Settings;
-use crate::storage::{ArrayStorage, HeapStorage, Hint, IdleOrder, Storage};
-use crate::sync::{AtomicU8, AtomicUsize, Ordering};
-use crate::testing::{ManualClock, ScriptedConn, ScriptedError, ScriptedManager};
+use tarn_core::testing::{ManualClock, ScriptedConn, ScriptedError, ScriptedManager};
+use tarn_core::{
+    ArrayStorage, BuildError, Builder, CheckoutError, CheckoutEvent, CloseReason, Disconnected,
+    Events, HeapStorage, Hint, IdleOrder, Pooled, RawPool, ResetMode, Settings, Storage,
+};
 
-/// The number of slots of the [`FixedPool`](crate::FixedPool) the runners use.
+/// The number of slots of the [`FixedPool`](tarn_core::FixedPool) the runners use.
 pub const FIXED_SLOTS: usize = 4;
 
 /// The most operations [`decode`] reads from one input (the rest is ignored), which keeps
@@ -78,9 +71,9 @@ const MAX_IDS: usize = 4 * MAX_OPS + 8;
 /// Which storage the pool under test uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StorageKind {
-    /// A heap [`Pool`](crate::Pool) built by [`Builder`].
+    /// A heap [`Pool`](tarn_core::Pool) built by [`Builder`].
     Heap,
-    /// A [`FixedPool`](crate::FixedPool) of [`FIXED_SLOTS`] slots.
+    /// A [`FixedPool`](tarn_core::FixedPool) of [`FIXED_SLOTS`] slots.
     Fixed,
 }
 
@@ -338,7 +331,7 @@ impl Events<ScriptedConn> for ScriptedEvents {
         }
         Ok(())
     }
-    fn close(&self, _conn: &mut ScriptedConn, _reason: crate::CloseReason) {
+    fn close(&self, _conn: &mut ScriptedConn, _reason: CloseReason) {
         self.leave();
     }
     fn detach(&self, _conn: &mut ScriptedConn) {
@@ -1085,7 +1078,7 @@ enum AnyTestPool {
 /// The caller spawns the threads (tarn-core does not know about threads):
 ///
 /// ```
-/// use tarn_core::model::Concurrent;
+/// use tarn_model::Concurrent;
 ///
 /// let input = [0b0000_1010, 0, 0, 1, 0, 0, 0, 0, 5, 0, 0, 0, 5, 0, 8, 0];
 /// if let Some(run) = Concurrent::new(&input) {
@@ -1127,7 +1120,7 @@ impl Concurrent {
             StorageKind::Heap => AnyTestPool::Heap(Box::new(build_heap(&parts, &config).ok()?)),
             StorageKind::Fixed => AnyTestPool::Fixed(Box::new(build_fixed(&parts, &config))),
         };
-        let mut per_thread = alloc::vec![Vec::new(); config.threads];
+        let mut per_thread = vec![Vec::new(); config.threads];
         for (i, op) in ops.into_iter().enumerate() {
             per_thread[i % config.threads].push(op);
         }
