@@ -55,7 +55,8 @@ use std::sync::Arc;
 use tarn_core::testing::{ManualClock, ScriptedConn, ScriptedError, ScriptedManager};
 use tarn_core::{
     ArrayStorage, BuildError, Builder, CheckoutError, CheckoutEvent, CloseReason, Disconnected,
-    Events, HeapStorage, Hint, IdleOrder, Pooled, RawPool, ResetMode, Settings, Storage,
+    Events, HeapStorage, Hint, IdleOrder, Pooled, RawPool, ResetMode, Retain, Settings, Storage,
+    UNBOUNDED_IDLE_CAP,
 };
 
 /// The number of slots of the [`FixedPool`](tarn_core::FixedPool) the runners use.
@@ -97,6 +98,11 @@ pub struct Config {
     pub reset: ResetMode,
     /// Threads of a [`Concurrent`] run (2 or 3).
     pub threads: usize,
+    /// Unlimited overflow (`max_overflow` is then ignored; a fixed pool reads it as all of
+    /// its slots).
+    pub unlimited: bool,
+    /// Keep nothing idle ([`Retain::Nothing`]).
+    pub retain_nothing: bool,
 }
 
 impl Config {
@@ -105,7 +111,8 @@ impl Config {
     /// - byte 0: bit 0 fixed storage, bits 1–2 `pool_size`, bits 3–4 `max_overflow`,
     ///   bit 5 LIFO, bit 6 pre-ping, bit 7 affinity (over bit 5; heap storage only);
     /// - byte 1: bit 0 set means a recycle age of `(byte >> 1) % 8` ticks;
-    /// - byte 2: reset mode (`% 3`: rollback, commit, none);
+    /// - byte 2: bits 0–1 reset mode (`% 3`: rollback, commit, none), bit 2 unlimited
+    ///   overflow, bit 3 keep nothing idle;
     /// - byte 3: threads (`2 + byte % 2`).
     pub fn decode(bytes: &[u8]) -> Config {
         let b = |i: usize| bytes.get(i).copied().unwrap_or(0);
@@ -127,13 +134,21 @@ impl Config {
             },
             pre_ping: b0 & 0x40 != 0,
             recycle: (b1 & 1 == 1).then_some(u64::from((b1 >> 1) % 8)),
-            reset: match b2 % 3 {
+            reset: match (b2 & 3) % 3 {
                 0 => ResetMode::Rollback,
                 1 => ResetMode::Commit,
                 _ => ResetMode::None,
             },
             threads: 2 + usize::from(b3 % 2),
+            unlimited: b2 & 4 != 0,
+            retain_nothing: b2 & 8 != 0,
         }
+    }
+
+    /// Whether the pool under test has unlimited overflow (heap storage only: a fixed pool
+    /// reads the setting as all of its slots).
+    fn unlimited_heap(&self) -> bool {
+        self.unlimited && self.storage == StorageKind::Heap
     }
 
     /// The settings the pool is built with.
@@ -147,12 +162,21 @@ impl Config {
         if let Some(age) = self.recycle {
             s = s.recycle(age);
         }
+        if self.unlimited {
+            s = s.unlimited_overflow();
+        }
+        if self.retain_nothing {
+            s = s.retain(Retain::Nothing);
+        }
         s
     }
 
-    /// `(pool_size, capacity, order)` as the rules say the pool will use them.
+    /// `(pool_size, capacity, order)` as the rules say the pool will use them. Unlimited
+    /// overflow: no capacity (`usize::MAX`), and idle connections are handed out oldest
+    /// first whatever the order.
     fn effective(&self) -> (usize, usize, IdleOrder) {
         match self.storage {
+            StorageKind::Heap if self.unlimited => (self.pool_size, usize::MAX, IdleOrder::Fifo),
             StorageKind::Heap => (
                 self.pool_size,
                 self.pool_size + self.max_overflow,
@@ -418,6 +442,9 @@ enum Outcome {
 struct Model {
     pool_size: usize,
     capacity: usize,
+    /// Unlimited overflow (heap): no capacity, no slots.
+    unlimited: bool,
+    retain_nothing: bool,
     order: IdleOrder,
     pre_ping: bool,
     recycle: Option<u64>,
@@ -472,12 +499,26 @@ impl MPool {
 }
 
 impl Model {
-    /// How many may be idle: `pool_size`, or every slot for `pool_size` 0 (no limit).
-    fn idle_bound(&self) -> usize {
-        if self.pool_size == 0 {
-            self.capacity
+    /// How many slots the pool has (none with unlimited overflow).
+    fn slots(&self) -> usize {
+        if self.unlimited {
+            0
         } else {
+            self.capacity
+        }
+    }
+
+    /// How many may be idle: `pool_size`, or for `pool_size` 0 (no limit) every slot
+    /// ([`UNBOUNDED_IDLE_CAP`] with unlimited overflow); none for a pool that keeps nothing.
+    fn idle_bound(&self) -> usize {
+        if self.retain_nothing {
+            0
+        } else if self.pool_size > 0 {
             self.pool_size
+        } else if self.unlimited {
+            UNBOUNDED_IDLE_CAP
+        } else {
+            self.capacity
         }
     }
 
@@ -486,6 +527,8 @@ impl Model {
         let mut m = Model {
             pool_size,
             capacity,
+            unlimited: config.unlimited_heap(),
+            retain_nothing: config.retain_nothing,
             order,
             pre_ping: config.pre_ping,
             recycle: config.recycle,
@@ -509,7 +552,7 @@ impl Model {
             touched: Vec::new(),
             hint: 0,
         };
-        m.pools.push(MPool::new(capacity));
+        m.pools.push(MPool::new(m.slots()));
         m
     }
 
@@ -580,6 +623,11 @@ impl Model {
             }
             return self.hand_out(p, conn);
         }
+        if self.unlimited {
+            // Every connection lives in an overflow entry of its own: no slot.
+            self.pools[p].open += 1;
+            return self.replace(p, usize::MAX);
+        }
         if self.pools[p].open >= self.capacity {
             return Outcome::WouldBlock;
         }
@@ -595,7 +643,9 @@ impl Model {
     /// a failed connect).
     fn free_slot(&mut self, p: usize, slot: usize) {
         self.pools[p].open -= 1;
-        self.pools[p].free.push(slot);
+        if !self.unlimited {
+            self.pools[p].free.push(slot);
+        }
     }
 
     /// Opens a connection in capacity already counted for pool `p`, in `slot`, and hands it
@@ -702,7 +752,7 @@ impl Model {
 
     fn recreate(&mut self) {
         let old = self.current;
-        self.pools.push(MPool::new(self.capacity));
+        self.pools.push(MPool::new(self.slots()));
         self.current = self.pools.len() - 1;
         self.maybe_drop(old);
     }
@@ -751,9 +801,9 @@ pub fn run_ops(config: &Config, ops: &[Op]) -> Result<Report, Divergence> {
     let parts = Parts::default();
     match config.storage {
         StorageKind::Heap => {
-            let expected = if config.pool_size + config.max_overflow == 0 {
+            let expected = if config.pool_size + config.max_overflow == 0 && !config.unlimited {
                 Err(BuildError::ZeroCapacity)
-            } else if config.order == IdleOrder::Fifo && cfg!(tarn_loom) {
+            } else if (config.order == IdleOrder::Fifo || config.unlimited) && cfg!(tarn_loom) {
                 Err(BuildError::FifoUnavailable)
             } else {
                 Ok(())
