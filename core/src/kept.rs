@@ -1,11 +1,10 @@
 //! [`CheckedIn`]: a connection checked in but kept by its holder, outside the idle set.
 
 use core::fmt;
-use core::mem::ManuallyDrop;
 
 use crate::deadline::{Deadline, NoDeadline};
 use crate::error::CheckoutError;
-use crate::guard::{AnyPool, Error, PoolPtr, Pooled, SlotOf};
+use crate::guard::{AnyPool, Error, PoolPtr, Pooled, TokenOf};
 
 /// A connection that was reset and checked in ([`Pooled::checkin_in_place`]) but stays with
 /// its holder: no other caller can take it. It gives no access to the connection (it is
@@ -34,10 +33,10 @@ where
     P: PoolPtr,
     P::Target: AnyPool,
 {
-    /// Taken only by `checkout` (which forgets the value) or by `drop`.
-    pool: ManuallyDrop<P>,
-    /// The slot this value owns, as in [`Pooled`].
-    slot: SlotOf<P::Target>,
+    /// `None` only once `checkout` took it (`drop` then has nothing to do).
+    pool: Option<P>,
+    /// The token of the slot this value owns, as in [`Pooled`].
+    token: Option<TokenOf<P::Target>>,
 }
 
 impl<P> CheckedIn<P>
@@ -45,16 +44,12 @@ where
     P: PoolPtr,
     P::Target: AnyPool,
 {
-    /// Takes over the slot `slot` refers to, whose connection was just checked in in place.
-    ///
-    /// # Safety
-    ///
-    /// As for [`Pooled::new`]: the caller owns the slot, made into `slot` on `*pool`, and it
-    /// holds its connection; the new value takes it over.
-    pub(crate) unsafe fn new(pool: P, slot: SlotOf<P::Target>) -> Self {
+    /// Takes over the slot whose token is `token` (from `*pool`), whose connection was just
+    /// checked in in place.
+    pub(crate) fn new(pool: P, token: TokenOf<P::Target>) -> Self {
         CheckedIn {
-            pool: ManuallyDrop::new(pool),
-            slot,
+            pool: Some(pool),
+            token: Some(token),
         }
     }
 
@@ -79,18 +74,14 @@ where
     ///
     /// As [`checkout`](Self::checkout).
     pub fn checkout_within<D: Deadline>(
-        this: Self,
+        mut this: Self,
         deadline: &D,
     ) -> Result<Pooled<P>, CheckoutError<Error<P::Target>>> {
-        let mut this = ManuallyDrop::new(this);
-        // SAFETY: `this` is never dropped, so `pool` is moved out exactly once, here.
-        let pool = unsafe { ManuallyDrop::take(&mut this.pool) };
-        // SAFETY: this value owned the slot and gives it up; on `Ok` the slot (perhaps with a
-        // new connection in it) is this thread's again, as the returned `SlotRef` says.
-        let slot = unsafe { pool.__checkout_kept(this.slot, deadline) }?;
-        // SAFETY: `__checkout_kept` handed this thread the slot `slot` refers to, with its
-        // connection ready to hand out.
-        Ok(unsafe { Pooled::new(pool, slot) })
+        let (Some(pool), Some(token)) = (this.pool.take(), this.token.take()) else {
+            unreachable!("a live `CheckedIn` holds its pool and token")
+        };
+        let token = pool.__checkout_kept(token, deadline)?;
+        Ok(Pooled::new(pool, token))
     }
 }
 
@@ -100,11 +91,9 @@ where
     P::Target: AnyPool,
 {
     fn drop(&mut self) {
-        // SAFETY: this value owns the slot (`new`) and this is its end (`drop` runs at most
-        // once, and not at all after `checkout`).
-        unsafe { self.pool.__return_kept(self.slot) };
-        // SAFETY: `drop` runs at most once, and `checkout` keeps it from running at all.
-        unsafe { ManuallyDrop::drop(&mut self.pool) };
+        if let (Some(pool), Some(token)) = (self.pool.take(), self.token.take()) {
+            pool.__return_kept(token);
+        }
     }
 }
 

@@ -79,8 +79,6 @@ mod sync;
 mod waiters;
 
 #[cfg(feature = "testing")]
-pub mod model;
-#[cfg(feature = "testing")]
 pub mod testing;
 
 #[cfg(feature = "alloc")]

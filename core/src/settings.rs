@@ -183,6 +183,7 @@ impl Settings {
     /// may be idle. A pool with unlimited overflow keeps every connection in an overflow
     /// entry and its idle ones in a queue of `pool_size` ([`UNBOUNDED_IDLE_CAP`] for 0); its
     /// one slot is never used.
+    #[cfg(feature = "alloc")]
     pub(crate) const fn heap_shape(&self) -> Option<(usize, usize, usize)> {
         let keeps_nothing = matches!(self.retain, Retain::Nothing);
         match self.max_overflow {

@@ -12,13 +12,13 @@
 //! in each slot that says "idle here, claim me" (see [`Parked`]). All three honour the same
 //! contract: bounded by the idle bound, `push` gives the index back when full, `Release` on
 //! push and `Acquire` on pop, both `SeqCst` as the adapter's wake-up argument needs
-//! (`pool.rs`).
+//! (`waiters.rs`). The indices they hold become ownership tokens only in `slot.rs`.
 
-use core::ptr::NonNull;
-
-use crate::slot::{Entry, Slot};
+use crate::slot::{BoxedEntry, Entry, Slot};
 use crate::stack::IndexStack;
-use crate::sync::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use crate::sync::AtomicU32;
+#[cfg(feature = "alloc")]
+use crate::sync::{AtomicBool, AtomicUsize, Ordering, SeqCst, SeqCstInt};
 
 /// The order in which idle connections are handed out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -136,10 +136,10 @@ pub trait Storage<C, I>: sealed::Sealed {
     /// Puts an idle overflow entry (unlimited overflow) in the idle set; gives the pointer
     /// back if the set is full (or the storage keeps none).
     #[doc(hidden)]
-    fn boxed_push(&self, entry: NonNull<Entry<C, I>>) -> Result<(), NonNull<Entry<C, I>>>;
+    fn boxed_push(&self, entry: BoxedEntry<C, I>) -> Result<(), BoxedEntry<C, I>>;
     /// Takes an idle overflow entry; the caller owns it.
     #[doc(hidden)]
-    fn boxed_pop(&self) -> Option<NonNull<Entry<C, I>>>;
+    fn boxed_pop(&self) -> Option<BoxedEntry<C, I>>;
     /// How many overflow entries are idle.
     #[doc(hidden)]
     fn boxed_len(&self) -> usize;
@@ -240,23 +240,6 @@ pub struct HeapStorage<C, I> {
     boxes: Option<crossbeam_queue::ArrayQueue<BoxedEntry<C, I>>>,
 }
 
-/// An overflow entry's pointer, as the idle set of a pool with unlimited overflow holds it.
-#[cfg(feature = "alloc")]
-struct BoxedEntry<C, I>(NonNull<Entry<C, I>>);
-
-// SAFETY: an idle overflow entry is owned by nobody while its pointer sits in the queue; the
-// thread that pops the pointer owns the entry (the queue's push releases, its pop acquires),
-// so sending the pointer sends the entry, which is sound when its parts are `Send`.
-#[cfg(feature = "alloc")]
-unsafe impl<C: Send, I: Send> Send for BoxedEntry<C, I> {}
-
-#[cfg(feature = "alloc")]
-impl<C, I> core::fmt::Debug for BoxedEntry<C, I> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str("BoxedEntry")
-    }
-}
-
 #[cfg(feature = "alloc")]
 impl<C, I> HeapStorage<C, I> {
     /// Allocates `capacity` empty slots with every index on the free stack, of which at most
@@ -316,16 +299,13 @@ impl<C, I> HeapStorage<C, I> {
     /// thread may claim it. Gives the index back if `pool_size` are parked already.
     #[inline]
     fn park(&self, p: &Parked, idx: u32) -> Result<(), u32> {
-        if self.counted(p) && p.idle.0.fetch_add(1, Ordering::SeqCst) >= p.bound {
-            p.idle.0.fetch_sub(1, Ordering::SeqCst);
+        if self.counted(p) && p.idle.0.fetch_add_sc(1) >= p.bound {
+            p.idle.0.fetch_sub_sc(1);
             return Err(idx);
         }
         // `Release` half: the owner's writes to the slot happen before whoever claims it
         // next reads them. `SeqCst` half: the adapter's wake-up argument (`pool.rs`).
-        self.slots[idx as usize]
-            .0
-            .parked
-            .store(true, Ordering::SeqCst);
+        self.slots[idx as usize].0.parked.store_sc(true);
         Ok(())
     }
 
@@ -367,13 +347,9 @@ impl<C, I> HeapStorage<C, I> {
     fn take_parked(&self, p: &Parked, parked: &AtomicBool) -> bool {
         // Read before swapping: a slot in use is only read, so its line stays shared instead
         // of being pulled away from the core that uses it.
-        if parked.load(Ordering::SeqCst)
-            && parked
-                .compare_exchange(true, false, Ordering::SeqCst, Ordering::SeqCst)
-                .is_ok()
-        {
+        if parked.load_sc() && parked.cas_sc(true, false).is_ok() {
             if self.counted(p) {
-                p.idle.0.fetch_sub(1, Ordering::SeqCst);
+                p.idle.0.fetch_sub_sc(1);
             }
             return true;
         }
@@ -456,18 +432,18 @@ impl<C, I> Storage<C, I> for HeapStorage<C, I> {
         self.free.pop(&self.links)
     }
     #[inline]
-    fn boxed_push(&self, entry: NonNull<Entry<C, I>>) -> Result<(), NonNull<Entry<C, I>>> {
+    fn boxed_push(&self, entry: BoxedEntry<C, I>) -> Result<(), BoxedEntry<C, I>> {
         #[cfg(all(target_has_atomic = "ptr", not(tarn_loom)))]
         if let Some(q) = &self.boxes {
-            return q.push(BoxedEntry(entry)).map_err(|b| b.0);
+            return q.push(entry);
         }
         Err(entry)
     }
     #[inline]
-    fn boxed_pop(&self) -> Option<NonNull<Entry<C, I>>> {
+    fn boxed_pop(&self) -> Option<BoxedEntry<C, I>> {
         #[cfg(all(target_has_atomic = "ptr", not(tarn_loom)))]
         if let Some(q) = &self.boxes {
-            return q.pop().map(|b| b.0);
+            return q.pop();
         }
         None
     }
@@ -577,10 +553,10 @@ impl<C, I, const N: usize> Storage<C, I> for ArrayStorage<C, I, N> {
         }
         None
     }
-    fn boxed_push(&self, entry: NonNull<Entry<C, I>>) -> Result<(), NonNull<Entry<C, I>>> {
+    fn boxed_push(&self, entry: BoxedEntry<C, I>) -> Result<(), BoxedEntry<C, I>> {
         Err(entry)
     }
-    fn boxed_pop(&self) -> Option<NonNull<Entry<C, I>>> {
+    fn boxed_pop(&self) -> Option<BoxedEntry<C, I>> {
         None
     }
     fn boxed_len(&self) -> usize {

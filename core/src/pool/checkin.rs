@@ -9,13 +9,13 @@ use core::time::Duration;
 use crate::clock::Clock;
 use crate::events::{CloseReason, Events, InvalidateReason};
 use crate::manager::{Manager, ResetMode};
-use crate::slot::SlotRef;
+use crate::slot;
 use crate::storage::Storage;
-use crate::sync::Ordering;
+use crate::sync::SeqCst;
 use crate::waiters::Waiters;
 
 use super::held::{Held, OVERFLOW};
-use super::{OwnedEntry, RawPool};
+use super::{RawPool, Token};
 
 impl<M, E, K, I, S, W> RawPool<M, E, K, I, S, W>
 where
@@ -36,19 +36,15 @@ where
     /// it for a cold, out-of-line function (`reset_failed`, `discard`, `settle_overflow`,
     /// `sweep_stale`).
     ///
-    /// # Safety
-    ///
-    /// As for [`owned_entry`](Self::owned_entry): the caller owns the slot `slot` refers to,
-    /// which holds a connection. The caller gives the slot up to this call: it never touches
-    /// it again.
+    /// `token` is this pool's (every token the pool's functions take is: a guard keeps its
+    /// token with a pointer that always leads to the pool it came from).
     #[inline(always)]
-    pub(crate) unsafe fn checkin(
+    pub(crate) fn checkin(
         &self,
-        slot: SlotRef<M::Connection, I>,
+        token: Token<M, I>,
         limit: Option<Duration>,
     ) -> Result<(), M::Error> {
-        // SAFETY: the caller's contract is `Held::owned`'s.
-        let mut held = unsafe { Held::owned(self, slot) };
+        let mut held = Held::owned(self, token);
         if let Err(e) = self.reset_entry(&mut held, limit) {
             return Err(self.reset_failed(held, e));
         }
@@ -79,7 +75,7 @@ where
     fn put_back(&self, mut held: Held<'_, M, E, K, I, S, W>) {
         let entry = held.entry();
         let epoch = entry.epoch;
-        if entry.soft || epoch != self.epoch.load(Ordering::SeqCst) {
+        if entry.soft || epoch != self.epoch.load_sc() {
             self.discard(held); // stale: close instead of keeping
             return;
         }
@@ -92,25 +88,22 @@ where
     /// Pushes a held slot on the idle set, or closes its connection if the set is full.
     #[inline(always)]
     fn park(&self, held: Held<'_, M, E, K, I, S, W>, epoch: usize) {
-        let (idx, ptr) = held.keep();
-        match self.storage.idle_push(idx) {
+        let idx = held.idx;
+        match slot::put_idle(&self.storage, held.keep()) {
             Ok(()) => {
                 // A `dispose` (or `invalidate_all`) may have run between the epoch check before
                 // and the push, and `dispose` may have emptied the idle queue before the push
                 // landed. Both the bump and the push are `SeqCst`, so if that happened this
                 // load sees the new epoch: sweep the stale connection out now rather than leave
                 // it idle until its next checkout.
-                crate::sync::seqcst_for_loom();
-                if self.epoch.load(Ordering::SeqCst) != epoch {
+                if self.epoch.load_sc() != epoch {
                     self.sweep_stale();
                 }
                 self.waiters.released()
             }
             // The pool already keeps as many idle as it may: close this one (overflow
             // shrinks).
-            // SAFETY: the push failed and gave `idx` back, so this thread still owns the slot
-            // and its connection, and `ptr` is the pointer `held` kept for it.
-            Err(idx) => self.discard(unsafe { Held::resume(self, idx, ptr) }),
+            Err(token) => self.discard(Held::new(self, idx, token)),
         }
     }
 
@@ -119,19 +112,15 @@ where
     #[cold]
     #[inline(never)]
     fn settle_overflow(&self, held: Held<'_, M, E, K, I, S, W>, epoch: usize) {
-        let (_, ptr) = held.keep();
-        match self.storage.boxed_push(ptr) {
+        match slot::put_boxed(&self.storage, held.keep()) {
             Ok(()) => {
                 // As in `park`: a `dispose` that raced the push is seen here.
-                crate::sync::seqcst_for_loom();
-                if self.epoch.load(Ordering::SeqCst) != epoch {
+                if self.epoch.load_sc() != epoch {
                     self.sweep_stale();
                 }
                 self.waiters.released()
             }
-            // SAFETY: the push failed and gave the pointer back, so this thread still owns
-            // the overflow entry, which `ptr` points to.
-            Err(ptr) => self.discard(unsafe { Held::resume(self, OVERFLOW, ptr) }),
+            Err(token) => self.discard(Held::new(self, OVERFLOW, token)),
         }
     }
 
@@ -153,7 +142,7 @@ where
     #[inline(never)]
     fn discard(&self, mut held: Held<'_, M, E, K, I, S, W>) {
         let entry = held.entry();
-        let reason = if entry.soft || entry.epoch != self.epoch.load(Ordering::SeqCst) {
+        let reason = if entry.soft || entry.epoch != self.epoch.load_sc() {
             self.stale_reason(entry)
         } else if self.settings.retain == crate::Retain::Nothing {
             CloseReason::RetainNone
@@ -171,105 +160,66 @@ where
         // connection parked again is not found again at once.
         let mut next = 0;
         for _ in 0..self.storage.idle_len() {
-            let Some(idx) = self.storage.idle_pop(next) else {
-                return;
+            let Some((idx, token)) = slot::take_idle(&self.storage, next) else {
+                break;
             };
             next = idx + 1;
-            // SAFETY: the index was popped from the idle queue: this thread owns slot `idx`,
-            // and idle slots hold a connection.
-            let mut held = unsafe { Held::popped(self, idx) };
-            if held.entry().epoch != self.epoch.load(Ordering::SeqCst) {
+            let mut held = Held::new(self, idx, token);
+            if held.entry().epoch != self.epoch.load_sc() {
                 held.close(CloseReason::PoolInvalidated);
                 continue;
             }
-            let (idx, ptr) = held.keep();
-            if let Err(idx) = self.storage.idle_push(idx) {
-                // SAFETY: the push failed and gave `idx` back, so this thread still owns the
-                // slot and its connection, and `ptr` is the pointer `held` kept for it.
-                unsafe { Held::resume(self, idx, ptr) }.close(CloseReason::IdleFull);
+            if let Err(token) = slot::put_idle(&self.storage, held.keep()) {
+                Held::new(self, idx, token).close(CloseReason::IdleFull);
             }
         }
         for _ in 0..self.storage.boxed_len() {
-            let Some(ptr) = self.storage.boxed_pop() else {
+            let Some(token) = slot::take_boxed(&self.storage) else {
                 return;
             };
-            // SAFETY: popped from the idle set of overflow entries: this thread owns it.
-            let mut held = unsafe { Held::popped_boxed(self, ptr) };
-            if held.entry().epoch != self.epoch.load(Ordering::SeqCst) {
+            let mut held = Held::new(self, OVERFLOW, token);
+            if held.entry().epoch != self.epoch.load_sc() {
                 held.close(CloseReason::PoolInvalidated);
                 continue;
             }
-            let (_, ptr) = held.keep();
-            if let Err(ptr) = self.storage.boxed_push(ptr) {
-                // SAFETY: the push failed and gave the pointer back: this thread owns it.
-                unsafe { Held::resume(self, OVERFLOW, ptr) }.close(CloseReason::IdleFull);
+            if let Err(token) = slot::put_boxed(&self.storage, held.keep()) {
+                Held::new(self, OVERFLOW, token).close(CloseReason::IdleFull);
             }
         }
     }
 
     /// The in-place checkin: reset and checkin event as on return, but the caller keeps the
-    /// slot. On a failed reset the connection is invalidated and closed, the slot and its
-    /// capacity given back, and the error returned: the caller no longer owns the slot.
-    ///
-    /// # Safety
-    ///
-    /// As for [`checkin`](Self::checkin); on `Ok` the caller owns the slot again.
-    pub(crate) unsafe fn checkin_in_place(
+    /// slot (its token comes back). On a failed reset the connection is invalidated and
+    /// closed, the slot and its capacity given back, and the error returned.
+    pub(crate) fn checkin_in_place(
         &self,
-        slot: SlotRef<M::Connection, I>,
+        token: Token<M, I>,
         limit: Option<Duration>,
-    ) -> Result<(), M::Error> {
-        // SAFETY: the caller's contract is `Held::owned`'s.
-        let mut held = unsafe { Held::owned(self, slot) };
+    ) -> Result<Token<M, I>, M::Error> {
+        let mut held = Held::owned(self, token);
         if let Err(e) = self.reset_entry(&mut held, limit) {
             return Err(self.reset_failed(held, e));
         }
-        let _: (u32, OwnedEntry<M, I>) = held.keep();
-        Ok(())
+        Ok(held.keep())
     }
 
     /// A connection checked in in place comes back to the pool: to the idle set, or closed,
     /// as on return, with no second reset.
-    ///
-    /// # Safety
-    ///
-    /// As for [`checkin`](Self::checkin).
-    pub(crate) unsafe fn return_kept(&self, slot: SlotRef<M::Connection, I>) {
-        // SAFETY: the caller's contract is `Held::owned`'s.
-        let held = unsafe { Held::owned(self, slot) };
-        self.put_back(held);
+    pub(crate) fn return_kept(&self, token: Token<M, I>) {
+        self.put_back(Held::owned(self, token));
     }
 
     /// Closes a checked-out connection as broken.
-    ///
-    /// # Safety
-    ///
-    /// As for [`checkin`](Self::checkin): the caller owns the slot `slot` refers to and gives
-    /// it up to this call.
-    pub(crate) unsafe fn invalidate_slot(
-        &self,
-        slot: SlotRef<M::Connection, I>,
-        reason: InvalidateReason,
-    ) {
-        // SAFETY: the caller's contract is `Held::owned`'s.
-        let mut held = unsafe { Held::owned(self, slot) };
+    pub(crate) fn invalidate_slot(&self, token: Token<M, I>, reason: InvalidateReason) {
+        let mut held = Held::owned(self, token);
         self.events.invalidate(&mut held.entry().conn, reason);
         held.close(CloseReason::Invalidated(reason));
     }
 
     /// Marks a checked-out connection soft-invalidated. The caller keeps the slot: no drop
     /// guard here, if the event unwinds the caller (a guard) still checks the connection in.
-    ///
-    /// # Safety
-    ///
-    /// As for [`owned_entry`](Self::owned_entry): the caller owns the slot `slot` refers to;
-    /// and no reference to its entry is alive during this call (a guard calls this with
-    /// `&mut` to itself).
-    pub(crate) unsafe fn soft_invalidate_slot(&self, slot: SlotRef<M::Connection, I>) {
-        // SAFETY: the caller owns the slot and holds no other reference to its entry, so
-        // this `&mut` is the only reference to it for this call; `owned_entry` gives a
-        // pointer to it that is valid now (its contract is this function's).
-        let entry = unsafe { &mut *self.owned_entry(slot).as_ptr() };
+    pub(crate) fn soft_invalidate_slot(&self, token: &mut Token<M, I>) {
+        let entry = token.entry_mut(&self.storage);
         if !entry.soft {
             entry.soft = true;
             self.events.soft_invalidate(&mut entry.conn);
@@ -277,14 +227,8 @@ where
     }
 
     /// Lets a checked-out connection leave the pool for good.
-    ///
-    /// # Safety
-    ///
-    /// As for [`checkin`](Self::checkin): the caller owns the slot `slot` refers to and gives
-    /// it up to this call.
-    pub(crate) unsafe fn detach_slot(&self, slot: SlotRef<M::Connection, I>) -> M::Connection {
-        // SAFETY: the caller's contract is `Held::owned`'s.
-        let mut held = unsafe { Held::owned(self, slot) };
+    pub(crate) fn detach_slot(&self, token: Token<M, I>) -> M::Connection {
+        let mut held = Held::owned(self, token);
         self.events.detach(&mut held.entry().conn);
         let (res, entry) = held.into_parts();
         drop(res);

@@ -9,16 +9,16 @@ use crate::deadline::Deadline;
 use crate::error::CheckoutError;
 use crate::events::{CheckoutEvent, CloseReason, Disconnected, Events, InvalidateReason};
 use crate::manager::Manager;
-use crate::slot::{Entry, SlotRef};
+use crate::slot::{self, Entry, Vacant};
 use crate::storage::Storage;
-use crate::sync::Ordering;
+use crate::sync::{Ordering, SeqCst, SeqCstInt};
 use crate::waiters::Waiters;
 
 use super::held::{FirstConnect, Held, Reserved, OVERFLOW};
-use super::{OwnedEntry, RawPool, FIRST_DONE, FIRST_PENDING, FIRST_RUNNING};
+use super::{RawPool, Token, FIRST_DONE, FIRST_PENDING, FIRST_RUNNING};
 
-/// What a checkout hands its caller: the slot index (or `OVERFLOW`) and its entry.
-type Lent<M, I> = (u32, OwnedEntry<M, I>);
+/// What a checkout hands its caller: the slot index (or `OVERFLOW`) and its token.
+type Lent<M, I> = (u32, Token<M, I>);
 
 impl<M, E, K, I, S, W> RawPool<M, E, K, I, S, W>
 where
@@ -39,10 +39,8 @@ where
         hint: u32,
         deadline: &D,
     ) -> Result<Lent<M, I>, CheckoutError<M::Error>> {
-        if let Some(idx) = self.storage.idle_pop(hint) {
-            // SAFETY: the index was popped from the idle queue: this thread owns slot `idx`,
-            // and idle slots hold a connection.
-            let mut held = unsafe { Held::popped(self, idx) };
+        if let Some((idx, token)) = slot::take_idle(&self.storage, hint) {
+            let mut held = Held::new(self, idx, token);
             let entry = held.entry();
             let stale = entry.soft
                 || entry.epoch != self.epoch.load(Ordering::Acquire)
@@ -57,7 +55,7 @@ where
                     attempt: 0,
                 };
                 return match self.events.checkout(&mut held.entry().conn, &event) {
-                    Ok(()) => Ok(held.keep()),
+                    Ok(()) => Ok((idx, held.keep())),
                     Err(Disconnected) => self.hand_out_again(held, deadline),
                 };
             }
@@ -70,20 +68,16 @@ where
     /// ([`CheckedIn`](crate::CheckedIn)): as for an idle one, it is replaced if stale, pinged
     /// if pre-ping is on, and the checkout hook runs.
     ///
-    /// # Safety
-    ///
-    /// As for [`owned_entry`](Self::owned_entry): the caller owns the slot `slot` refers to,
-    /// which holds a connection, and gives it up to this call (on success it gets the slot
-    /// back in the result).
-    pub(crate) unsafe fn checkout_kept<D: Deadline>(
+    /// The token is this pool's (the caller got it from this pool); on success the result
+    /// is the token of the slot, perhaps with a new connection in it.
+    pub(crate) fn checkout_kept<D: Deadline>(
         &self,
-        slot: SlotRef<M::Connection, I>,
+        token: Token<M, I>,
         deadline: &D,
-    ) -> Result<SlotRef<M::Connection, I>, CheckoutError<M::Error>> {
-        // SAFETY: the caller's contract is `Held::owned`'s.
-        let held = unsafe { Held::owned(self, slot) };
-        let (idx, entry) = self.lend_idle(held, deadline)?;
-        Ok(self.slot_ref(idx, entry))
+    ) -> Result<Token<M, I>, CheckoutError<M::Error>> {
+        let held = Held::owned(self, token);
+        let (_, token) = self.lend_idle(held, deadline)?;
+        Ok(token)
     }
 
     /// Lends a connection that was idle (or kept by its holder): replaced if stale, pinged
@@ -115,9 +109,8 @@ where
     ) -> Result<Lent<M, I>, CheckoutError<M::Error>> {
         let unlimited = S::OVERFLOWS && self.settings.max_overflow.is_none();
         if unlimited {
-            if let Some(entry) = self.storage.boxed_pop() {
-                // SAFETY: popped from the idle set of overflow entries: this thread owns it.
-                let held = unsafe { Held::popped_boxed(self, entry) };
+            if let Some(token) = slot::take_boxed(&self.storage) {
+                let held = Held::new(self, OVERFLOW, token);
                 return self.lend_idle(held, deadline);
             }
         }
@@ -130,21 +123,21 @@ where
         }
         // Unlimited overflow: every connection lives in an overflow entry of its own.
         let free = if unlimited {
-            Some(OVERFLOW)
+            Some(Vacant::overflow())
         } else {
-            self.storage.free_pop()
+            slot::take_free(&self.storage)
         };
-        let idx = match free {
-            Some(idx) => idx,
+        let vacant = match free {
+            Some(vacant) => vacant,
             None => {
                 // Unreachable by the accounting (module docs); give the unit back and report
                 // "no capacity" rather than failing harder.
                 debug_assert!(false, "a reservation found no free slot");
-                self.overflow.fetch_sub(1, Ordering::SeqCst);
+                self.overflow.fetch_sub_sc(1);
                 return Err(CheckoutError::WouldBlock);
             }
         };
-        let held = self.open(Reserved { pool: self, idx }, first, deadline)?;
+        let held = self.open(Reserved::new(self, vacant), first, deadline)?;
         self.hand_out(held, true, deadline)
     }
 
@@ -156,15 +149,10 @@ where
     fn claim_first(
         &self,
     ) -> Result<Option<FirstConnect<'_, M, E, K, I, S, W>>, CheckoutError<M::Error>> {
-        if self.first.load(Ordering::SeqCst) == FIRST_DONE {
+        if self.first.load_sc() == FIRST_DONE {
             return Ok(None);
         }
-        match self.first.compare_exchange(
-            FIRST_PENDING,
-            FIRST_RUNNING,
-            Ordering::SeqCst,
-            Ordering::SeqCst,
-        ) {
+        match self.first.cas_sc(FIRST_PENDING, FIRST_RUNNING) {
             Ok(_) => Ok(Some(FirstConnect {
                 pool: self,
                 done: false,
@@ -178,7 +166,7 @@ where
     pub(super) fn stale_reason(&self, entry: &Entry<M::Connection, I>) -> CloseReason {
         if entry.soft {
             CloseReason::SoftInvalidated
-        } else if entry.epoch != self.epoch.load(Ordering::SeqCst) {
+        } else if entry.epoch != self.epoch.load_sc() {
             CloseReason::PoolInvalidated
         } else {
             CloseReason::Recycled
@@ -233,7 +221,7 @@ where
     ) -> Result<Lent<M, I>, CheckoutError<M::Error>> {
         let event = CheckoutEvent { fresh, attempt: 0 };
         match self.events.checkout(&mut held.entry().conn, &event) {
-            Ok(()) => Ok(held.keep()),
+            Ok(()) => Ok((held.idx, held.keep())),
             Err(Disconnected) => self.hand_out_again(held, deadline),
         }
     }
@@ -255,7 +243,7 @@ where
             attempt: 1,
         };
         match self.events.checkout(&mut held.entry().conn, &event) {
-            Ok(()) => Ok(held.keep()),
+            Ok(()) => Ok((held.idx, held.keep())),
             Err(Disconnected) => {
                 self.events
                     .invalidate(&mut held.entry().conn, InvalidateReason::Disconnected);

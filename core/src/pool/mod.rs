@@ -58,7 +58,6 @@ mod held;
 
 use core::marker::PhantomData;
 use core::ops::Deref;
-use core::ptr::NonNull;
 
 use crate::clock::{Clock, NoClock};
 use crate::deadline::{Deadline, NoDeadline};
@@ -67,14 +66,13 @@ use crate::events::{Events, NopEvents};
 use crate::guard::{PoolPtr, Pooled};
 use crate::manager::Manager;
 use crate::settings::{Retain, Settings};
-use crate::slot::{Entry, Slot, SlotRef};
+use crate::slot::{self, Entry, Owned};
 use crate::state::State;
 use crate::storage::{ArrayStorage, Hint, Storage};
-use crate::sync::{AtomicIsize, AtomicU8, AtomicUsize, Ordering};
+use crate::sync::{AtomicIsize, AtomicU8, AtomicUsize, Ordering, SeqCstInt};
 use crate::waiters::{NoWaiters, Waiters};
 
-pub(crate) use held::OVERFLOW;
-use held::{Closing, Held};
+use held::{Closing, Held, OVERFLOW};
 
 /// The engine of every tarn pool, generic over where it keeps its slots.
 ///
@@ -100,8 +98,8 @@ pub struct RawPool<M: Manager, E, K, I, S: Storage<M::Connection, I>, W = NoWait
     _info: PhantomData<fn() -> I>,
 }
 
-/// A pointer to the entry in a slot (or overflow entry) its holder owns (see `Held`).
-pub(crate) type OwnedEntry<M, I> = NonNull<Entry<<M as Manager>::Connection, I>>;
+/// The token of a slot (or overflow entry) that holds a connection (`slot.rs`).
+pub(crate) type Token<M, I> = Owned<<M as Manager>::Connection, I>;
 
 const FIRST_PENDING: u8 = 0;
 const FIRST_RUNNING: u8 = 1;
@@ -283,6 +281,27 @@ impl<M: Manager, E, K, I, S: Storage<M::Connection, I>, W> RawPool<M, E, K, I, S
         &self.waiters
     }
 
+    /// The entry a token owns (the token is this pool's: `slot.rs`).
+    #[inline(always)]
+    pub(crate) fn token_entry<'a>(&'a self, token: &'a Token<M, I>) -> &'a Entry<M::Connection, I> {
+        token.entry(&self.storage)
+    }
+
+    /// The entry a token owns, for writing.
+    #[inline(always)]
+    pub(crate) fn token_entry_mut<'a>(
+        &'a self,
+        token: &'a mut Token<M, I>,
+    ) -> &'a mut Entry<M::Connection, I> {
+        token.entry_mut(&self.storage)
+    }
+
+    /// A token's slot index (`u32::MAX` for an overflow entry).
+    #[inline]
+    pub(crate) fn token_index(&self, token: &Token<M, I>) -> u32 {
+        token.index(&self.storage)
+    }
+
     /// Invalidates every connection the pool has opened so far, in O(1).
     ///
     /// Idle connections are replaced when next checked out; connections checked out now are
@@ -290,7 +309,7 @@ impl<M: Manager, E, K, I, S: Storage<M::Connection, I>, W> RawPool<M, E, K, I, S
     /// [`CloseReason::PoolInvalidated`](crate::CloseReason::PoolInvalidated). Connections
     /// opened from now on are not affected.
     pub fn invalidate_all(&self) {
-        self.epoch.fetch_add(1, Ordering::SeqCst);
+        self.epoch.fetch_add_sc(1);
     }
 }
 
@@ -469,17 +488,13 @@ where
         P: PoolPtr + Deref<Target = Self>,
         D: Deadline,
     {
-        let (idx, entry) = pool.acquire(hint.0, deadline)?;
+        let (idx, token) = pool.acquire(hint.0, deadline)?;
         if idx != OVERFLOW {
             hint.0 = idx;
         }
-        let slot = pool.slot_ref(idx, entry);
-        // SAFETY: `acquire` handed this thread slot `idx` of `*pool` (or the overflow entry
-        // `entry`), holding a connection ready to hand out, and `entry` is the pointer to its
-        // entry that `Slot::occupied` / `Slot::fill` / the overflow box gave when this thread
-        // came to own it: `slot` is the `SlotRef` made from them on this pool. The guard
-        // takes it over.
-        Ok(unsafe { Pooled::new(pool, slot) })
+        // The token came from this pool's storage: the guard keeps it with a pointer that
+        // always leads to this pool (`PoolPtr`).
+        Ok(Pooled::new(pool, token))
     }
 
     /// Closes every idle connection now (with [`CloseReason::Disposed`](crate::CloseReason)),
@@ -491,17 +506,13 @@ where
     /// `dispose` runs is closed by whichever of the two finishes last.
     pub fn dispose(&self) {
         self.invalidate_all();
-        crate::sync::seqcst_for_loom();
         let mut hint = 0;
-        while let Some(idx) = self.storage.idle_pop(hint) {
+        while let Some((idx, token)) = slot::take_idle(&self.storage, hint) {
             hint = idx;
-            // SAFETY: the index was popped from the idle queue: this thread owns slot `idx`,
-            // and idle slots hold a connection.
-            unsafe { Held::popped(self, idx) }.close(crate::CloseReason::Disposed);
+            Held::new(self, idx, token).close(crate::CloseReason::Disposed);
         }
-        while let Some(ptr) = self.storage.boxed_pop() {
-            // SAFETY: popped from the idle set of overflow entries: this thread owns it.
-            unsafe { Held::popped_boxed(self, ptr) }.close(crate::CloseReason::Disposed);
+        while let Some(token) = slot::take_boxed(&self.storage) {
+            Held::new(self, OVERFLOW, token).close(crate::CloseReason::Disposed);
         }
     }
 
@@ -516,113 +527,19 @@ where
             self.events.close_detached(conn);
         }
     }
-
-    // ---- slots and the words guards keep ---------------------------------------------------
-    //
-    // A connection's entry lives in its slot (or overflow entry) for the connection's whole
-    // life, idle or checked out: a checkout and a checkin move only the slot index, never the
-    // entry (an overflow entry moves once, into a free slot, when it is kept idle).
-
-    /// Slot `idx`. Touching its contents is sound only for the thread that owns it (see
-    /// `slot.rs`).
-    #[inline]
-    fn slot(&self, idx: u32) -> &Slot<M::Connection, I> {
-        // `idx` came from this pool's own queues, which only hold indices below capacity; the
-        // bounds check stays anyway (once per checkout: guards of a heap pool do not look
-        // their slot up again, see `owned_entry`).
-        self.storage.slot(idx)
-    }
-
-    /// The word a guard keeps for slot `idx`, whose entry `entry` points to (see [`SlotRef`]):
-    /// `entry` itself if the storage's slots never move ([`Storage::SLOTS_STAY`]) or for an
-    /// overflow entry (`idx == OVERFLOW`), else `idx`.
-    #[inline(always)]
-    pub(crate) fn slot_ref(&self, idx: u32, entry: OwnedEntry<M, I>) -> SlotRef<M::Connection, I> {
-        if S::SLOTS_STAY || (S::OVERFLOWS && idx == OVERFLOW) {
-            SlotRef { entry }
-        } else {
-            SlotRef { idx: idx as usize }
-        }
-    }
-
-    /// Whether a `SlotRef` of a storage whose slots move holds an overflow entry's address
-    /// rather than a slot index. Addresses of heap entries are never below the capacity.
-    #[inline(always)]
-    fn holds_address(&self, slot: SlotRef<M::Connection, I>) -> bool {
-        // SAFETY: both fields are plain words; reading the `idx` field of a `SlotRef` that
-        // holds an `entry` yields the pointer's address (a pointer-to-integer transmute).
-        S::OVERFLOWS && unsafe { slot.idx } >= self.storage.capacity()
-    }
-
-    /// The entry of the slot a guard owns, from the guard's [`SlotRef`].
-    ///
-    /// With storage whose slots never move (the heap pool), and for an overflow entry, this
-    /// is the pointer the guard kept, with no lookup, bounds check or test of the slot: the
-    /// hot path of a checked-out guard. Otherwise (the inline slots of a [`FixedPool`], which
-    /// move with the pool when a guard owns its pool) the slot is looked up again.
-    ///
-    /// # Safety
-    ///
-    /// `slot` was made by [`slot_ref`](Self::slot_ref) on this pool, from a slot index and the
-    /// pointer to its entry that `Slot::occupied` / `Slot::fill` / the overflow box returned;
-    /// the caller has owned that slot since the pointer was taken, and it holds that
-    /// connection still (no one has taken the entry out).
-    #[inline(always)]
-    pub(crate) unsafe fn owned_entry(&self, slot: SlotRef<M::Connection, I>) -> OwnedEntry<M, I> {
-        if S::SLOTS_STAY || self.holds_address(slot) {
-            // SAFETY: `slot_ref` stored the `entry` field (it tests the same conditions). The
-            // pointer is still valid: the slot is where it was when the pointer was taken
-            // (the storage allocates its slots once and never moves them, and it is alive:
-            // `&self`; an overflow entry never moves while owned), and it still holds that
-            // entry (the caller's contract).
-            unsafe { slot.entry }
-        } else {
-            // SAFETY: `slot_ref` stored the `idx` field (it tests the same conditions); the
-            // caller owns that slot, which holds a connection.
-            unsafe { self.slot(slot.idx as u32).occupied() }
-        }
-    }
-
-    /// The index of the slot a guard owns, from the guard's [`SlotRef`], or `OVERFLOW` for an
-    /// overflow entry. Touches no slot.
-    ///
-    /// # Safety
-    ///
-    /// As for [`owned_entry`](Self::owned_entry).
-    #[inline(always)]
-    pub(crate) unsafe fn slot_index(&self, slot: SlotRef<M::Connection, I>) -> u32 {
-        if S::SLOTS_STAY {
-            // SAFETY: `slot_ref` stored the `entry` field (it tests the same constant).
-            let entry = unsafe { slot.entry };
-            // The entry lies inside slot `idx` of this pool's storage, or in an overflow entry
-            // outside it (the caller's contract), which the storage tells by address alone.
-            self.storage.index_of(entry.as_ptr())
-        } else if self.holds_address(slot) {
-            OVERFLOW
-        } else {
-            // SAFETY: `slot_ref` stored the `idx` field (it tests the same conditions).
-            unsafe { slot.idx as u32 }
-        }
-    }
 }
 
 impl<M: Manager, E, K, I, S: Storage<M::Connection, I>, W> Drop for RawPool<M, E, K, I, S, W> {
     /// Closes every idle connection. (No connection can be out: guards borrow or own the pool.)
     fn drop(&mut self) {
         let mut hint = 0;
-        while let Some(idx) = self.storage.idle_pop(hint) {
+        while let Some((idx, token)) = slot::take_idle(&self.storage, hint) {
             hint = idx;
-            let slot = self.storage.slot(idx);
-            // SAFETY: the index was popped from the idle queue, and `&mut self` means no guard
-            // or other thread can hold any slot.
-            if let Some(entry) = unsafe { slot.take() } {
-                self.manager.close(entry.conn);
-            }
+            let (_, entry) = token.take(&self.storage);
+            self.manager.close(entry.conn);
         }
-        while let Some(ptr) = self.storage.boxed_pop() {
-            // SAFETY: popped from the idle set of overflow entries, made by `box_entry`; `&mut
-            // self` means nobody else can hold it, and the pointer is not used again.
-            let entry = unsafe { held::unbox_entry(ptr) };
+        while let Some(token) = slot::take_boxed(&self.storage) {
+            let (_, entry) = token.take(&self.storage);
             self.manager.close(entry.conn);
         }
     }
