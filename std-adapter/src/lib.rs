@@ -1,10 +1,11 @@
-//! tarn: a connection pool with SQLAlchemy's semantics, for threads.
+//! tarn-pool: a connection pool with SQLAlchemy's semantics, for threads.
 //!
-//! This crate is the std adapter over the lock-free `tarn-core`: it adds waiting (first come,
-//! first served by default, or eventually fair: see [`Fairness`]; with timeouts), the
-//! reference's five pool kinds, listeners for every event,
-//! a registry of pools keyed by connect arguments, `tracing` logs, and managers for real
-//! databases.
+//! This crate is the std adapter over the lock-free `tarn-core`, which runs every step of a
+//! connection's life. It adds waiting (first come, first served by default, or eventually
+//! fair: see [`Fairness`]; with timeouts that bound every manager call a checkout makes),
+//! the reference's five pool kinds as policies over a core pool, listeners for every event
+//! (tarn-core's [`Events`] trait, re-exported), a registry of pools keyed by connect
+//! arguments, `tracing` logs, and managers for real databases.
 //!
 //! ```
 //! use std::time::Duration;
