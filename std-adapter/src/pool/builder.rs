@@ -65,7 +65,8 @@ impl<M: Manager> Builder<M, Pool<M>> {
     }
 
     /// No limit on overflow (the reference's `max_overflow = -1`): a checkout never waits
-    /// for capacity. See [`Pool`] for how the adapter does it.
+    /// for capacity; a returned connection is closed only when `pool_size` are idle (see
+    /// [`Pool`]).
     ///
     /// ```
     /// # use tarn_pool::Pool;
