@@ -7,8 +7,12 @@
 //! open:     Manager::connect → first_connect (once per pool) → connect
 //! checkout: [recycle / invalidated → close → open] → [pre-ping] → checkout
 //! checkin:  reset → Manager::reset → checkin → back to the idle queue (or close)
-//! close:    close → Manager::close
+//! close:    close(reason) → Manager::close
 //! ```
+//!
+//! Every close carries its [`CloseReason`], so a listener (or the adapter's log) can tell why
+//! without keeping a mirror of the pool's bookkeeping. Telling an adapter that capacity came
+//! back is not an event: it is the pool's [`Waiters`](crate::Waiters) parameter.
 
 use crate::manager::ResetMode;
 
@@ -53,6 +57,42 @@ pub enum InvalidateReason {
     PingFailed,
     /// A hook or the manager panicked while the pool handled the connection.
     Panicked,
+}
+
+/// Why the pool closes a connection (the argument of [`Events::close`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CloseReason {
+    /// Older than the recycle age at checkout: replaced.
+    Recycled,
+    /// Opened before the last [`RawPool::invalidate_all`](crate::RawPool::invalidate_all)
+    /// (or a disconnect found by pre-ping): replaced at checkout, or closed at checkin.
+    PoolInvalidated,
+    /// Soft-invalidated: replaced at checkout, or closed at checkin.
+    SoftInvalidated,
+    /// Invalidated (closed as broken); the [`invalidate`](Events::invalidate) event came
+    /// first with the same reason.
+    Invalidated(InvalidateReason),
+    /// Returned while the idle set was full (`pool_size` idle already): overflow shrinks.
+    IdleFull,
+    /// Returned to a pool that keeps nothing idle ([`Retain::Nothing`](crate::Retain)).
+    RetainNone,
+    /// Closed while idle by [`RawPool::dispose`](crate::RawPool::dispose).
+    Disposed,
+}
+
+impl core::fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Recycled => f.write_str("exceeded the recycle age"),
+            Self::PoolInvalidated => f.write_str("the pool was invalidated"),
+            Self::SoftInvalidated => f.write_str("soft-invalidated"),
+            Self::Invalidated(r) => write!(f, "invalidated ({r})"),
+            Self::IdleFull => f.write_str("returned while the pool was full"),
+            Self::RetainNone => f.write_str("the pool keeps no idle connection"),
+            Self::Disposed => f.write_str("the pool was disposed"),
+        }
+    }
 }
 
 impl core::fmt::Display for InvalidateReason {
@@ -120,9 +160,10 @@ pub trait Events<C> {
     fn soft_invalidate(&self, conn: &mut C) {}
 
     /// Right before [`Manager::close`](crate::Manager::close), for every connection the pool
-    /// closes while it is in use. Dropping the pool closes its idle connections without
-    /// events (the events may be gone by then); call `dispose` first to see them.
-    fn close(&self, conn: &mut C) {}
+    /// closes while it is in use, with the reason. Dropping the pool closes its idle
+    /// connections without events (the events may be gone by then); call `dispose` first to
+    /// see them.
+    fn close(&self, conn: &mut C, reason: CloseReason) {}
 
     /// When a connection leaves the pool for good through
     /// [`Pooled::detach`](crate::Pooled::detach).
@@ -131,13 +172,6 @@ pub trait Events<C> {
     /// When a detached connection is closed through
     /// [`RawPool::close_detached`](crate::RawPool::close_detached).
     fn close_detached(&self, conn: &mut C) {}
-
-    /// Capacity came back to the pool: an idle connection was returned, a connection was
-    /// closed (so a new one may be opened), or the first connect finished.
-    ///
-    /// This is how an adapter that blocks (the `tarn-pool` crate) learns when to wake a waiter;
-    /// tarn-core itself never waits.
-    fn released(&self) {}
 }
 
 /// The events of a pool that listens to nothing. The default.
@@ -158,10 +192,9 @@ macro_rules! forward_events {
             fn checkin(&self, conn: &mut C) { (**self).checkin(conn) }
             fn invalidate(&self, conn: &mut C, reason: InvalidateReason) { (**self).invalidate(conn, reason) }
             fn soft_invalidate(&self, conn: &mut C) { (**self).soft_invalidate(conn) }
-            fn close(&self, conn: &mut C) { (**self).close(conn) }
+            fn close(&self, conn: &mut C, reason: CloseReason) { (**self).close(conn, reason) }
             fn detach(&self, conn: &mut C) { (**self).detach(conn) }
             fn close_detached(&self, conn: &mut C) { (**self).close_detached(conn) }
-            fn released(&self) { (**self).released() }
         }
     )*};
 }

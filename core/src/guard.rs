@@ -3,14 +3,18 @@
 use core::fmt;
 use core::mem::ManuallyDrop;
 use core::ops::{Deref, DerefMut};
-use core::ptr::NonNull;
+use core::time::Duration;
 
 use crate::clock::Clock;
+use crate::deadline::Deadline;
+use crate::error::CheckoutError;
 use crate::events::{Events, InvalidateReason};
+use crate::kept::CheckedIn;
 use crate::manager::Manager;
 use crate::pool::RawPool;
-use crate::slot::{Entry, SlotRef};
+use crate::slot::{Entry, Owned};
 use crate::storage::Storage;
+use crate::waiters::Waiters;
 
 mod sealed {
     pub trait Sealed {}
@@ -18,10 +22,9 @@ mod sealed {
 
 /// What a guard needs from its pool. Implemented by [`RawPool`] only.
 ///
-/// Its hidden methods are `unsafe`: each one assumes the caller owns the slot `slot` refers
-/// to (it is a guard of this pool's, made with that `SlotRef`; see `RawPool::owned_entry`).
-/// The ones that end the guard (`__checkin`, `__invalidate`, `__detach`) assume the caller
-/// never touches the slot again.
+/// Its hidden methods take the guard's slot token (by value when they end the guard, or
+/// give it back), which is both the proof that the caller owns the slot and the only way to
+/// its contents (`slot.rs`).
 pub trait AnyPool: sealed::Sealed {
     /// The pool's manager.
     type Manager: Manager;
@@ -29,66 +32,104 @@ pub trait AnyPool: sealed::Sealed {
     type Info;
 
     #[doc(hidden)]
-    unsafe fn __entry(&self, slot: SlotOf<Self>) -> NonNull<EntryOf<Self>>;
+    fn __entry<'a>(&'a self, token: &'a TokenOf<Self>) -> &'a EntryOf<Self>;
     #[doc(hidden)]
-    unsafe fn __index(&self, slot: SlotOf<Self>) -> u32;
+    fn __entry_mut<'a>(&'a self, token: &'a mut TokenOf<Self>) -> &'a mut EntryOf<Self>;
     #[doc(hidden)]
-    unsafe fn __checkin(&self, slot: SlotOf<Self>) -> Result<(), Error<Self>>;
+    fn __index(&self, token: &TokenOf<Self>) -> u32;
     #[doc(hidden)]
-    unsafe fn __invalidate(&self, slot: SlotOf<Self>);
+    fn __reset_limit(&self) -> Option<Duration>;
     #[doc(hidden)]
-    unsafe fn __soft_invalidate(&self, slot: SlotOf<Self>);
+    fn __checkin(&self, token: TokenOf<Self>, limit: Option<Duration>) -> Result<(), Error<Self>>;
     #[doc(hidden)]
-    unsafe fn __detach(&self, slot: SlotOf<Self>) -> Conn<Self>;
+    fn __checkin_in_place(
+        &self,
+        token: TokenOf<Self>,
+        limit: Option<Duration>,
+    ) -> Result<TokenOf<Self>, Error<Self>>;
+    #[doc(hidden)]
+    fn __return_kept(&self, token: TokenOf<Self>);
+    #[doc(hidden)]
+    fn __checkout_kept<D: Deadline>(
+        &self,
+        token: TokenOf<Self>,
+        deadline: &D,
+    ) -> Result<TokenOf<Self>, CheckoutError<Error<Self>>>;
+    #[doc(hidden)]
+    fn __invalidate(&self, token: TokenOf<Self>);
+    #[doc(hidden)]
+    fn __soft_invalidate(&self, token: &mut TokenOf<Self>);
+    #[doc(hidden)]
+    fn __detach(&self, token: TokenOf<Self>) -> Conn<Self>;
 }
 
-type Conn<P> = <<P as AnyPool>::Manager as Manager>::Connection;
-type Error<P> = <<P as AnyPool>::Manager as Manager>::Error;
+pub(crate) type Conn<P> = <<P as AnyPool>::Manager as Manager>::Connection;
+pub(crate) type Error<P> = <<P as AnyPool>::Manager as Manager>::Error;
 type EntryOf<P> = Entry<Conn<P>, <P as AnyPool>::Info>;
-type SlotOf<P> = SlotRef<Conn<P>, <P as AnyPool>::Info>;
+pub(crate) type TokenOf<P> = Owned<Conn<P>, <P as AnyPool>::Info>;
 
-impl<M: Manager, E, K, I, S: Storage<M::Connection, I>> sealed::Sealed for RawPool<M, E, K, I, S> {}
+impl<M: Manager, E, K, I, S: Storage<M::Connection, I>, W> sealed::Sealed
+    for RawPool<M, E, K, I, S, W>
+{
+}
 
-impl<M, E, K, I, S> AnyPool for RawPool<M, E, K, I, S>
+impl<M, E, K, I, S, W> AnyPool for RawPool<M, E, K, I, S, W>
 where
     M: Manager,
     E: Events<M::Connection>,
     K: Clock,
     I: Default,
     S: Storage<M::Connection, I>,
+    W: Waiters,
 {
     type Manager = M;
     type Info = I;
 
-    // Each of these forwards its caller's contract (the trait docs), which is the contract of
-    // the `RawPool` function it calls.
     #[inline(always)]
-    unsafe fn __entry(&self, slot: SlotOf<Self>) -> NonNull<Entry<M::Connection, I>> {
-        // SAFETY: the caller owns the slot `slot` refers to (trait docs).
-        unsafe { self.owned_entry(slot) }
+    fn __entry<'a>(&'a self, token: &'a TokenOf<Self>) -> &'a Entry<M::Connection, I> {
+        self.token_entry(token)
+    }
+    #[inline(always)]
+    fn __entry_mut<'a>(&'a self, token: &'a mut TokenOf<Self>) -> &'a mut Entry<M::Connection, I> {
+        self.token_entry_mut(token)
     }
     #[inline]
-    unsafe fn __index(&self, slot: SlotOf<Self>) -> u32 {
-        // SAFETY: as in `__entry`.
-        unsafe { self.slot_index(slot) }
+    fn __index(&self, token: &TokenOf<Self>) -> u32 {
+        self.token_index(token)
     }
     #[inline(always)]
-    unsafe fn __checkin(&self, slot: SlotOf<Self>) -> Result<(), M::Error> {
-        // SAFETY: as in `__entry`, and the caller gives the slot up (trait docs).
-        unsafe { self.checkin(slot) }
+    fn __reset_limit(&self) -> Option<Duration> {
+        self.settings().reset_limit
     }
-    unsafe fn __invalidate(&self, slot: SlotOf<Self>) {
-        // SAFETY: as in `__checkin`.
-        unsafe { self.invalidate_slot(slot, InvalidateReason::User) }
+    #[inline(always)]
+    fn __checkin(&self, token: TokenOf<Self>, limit: Option<Duration>) -> Result<(), M::Error> {
+        self.checkin(token, limit)
     }
-    unsafe fn __soft_invalidate(&self, slot: SlotOf<Self>) {
-        // SAFETY: as in `__entry`; the caller (a guard, through `&mut` to itself) holds no
-        // reference to the entry during the call.
-        unsafe { self.soft_invalidate_slot(slot) }
+    fn __checkin_in_place(
+        &self,
+        token: TokenOf<Self>,
+        limit: Option<Duration>,
+    ) -> Result<TokenOf<Self>, M::Error> {
+        self.checkin_in_place(token, limit)
     }
-    unsafe fn __detach(&self, slot: SlotOf<Self>) -> M::Connection {
-        // SAFETY: as in `__checkin`.
-        unsafe { self.detach_slot(slot) }
+    fn __return_kept(&self, token: TokenOf<Self>) {
+        self.return_kept(token)
+    }
+    fn __checkout_kept<D: Deadline>(
+        &self,
+        token: TokenOf<Self>,
+        deadline: &D,
+    ) -> Result<TokenOf<Self>, CheckoutError<M::Error>> {
+        self.checkout_kept(token, deadline)
+    }
+    fn __invalidate(&self, token: TokenOf<Self>) {
+        self.invalidate_slot(token, InvalidateReason::User)
+    }
+    fn __soft_invalidate(&self, token: &mut TokenOf<Self>) {
+        self.soft_invalidate_slot(token)
+    }
+    fn __detach(&self, token: TokenOf<Self>) -> M::Connection {
+        self.detach_slot(token)
     }
 }
 
@@ -173,13 +214,13 @@ where
 {
     /// Taken only by `into_parts` (which forgets the guard) or by `drop`.
     pool: ManuallyDrop<P>,
-    /// The slot this guard owns (slot protocol): its connection stays in it, in place.
-    /// One word ([`SlotRef`]): in a heap pool, the pointer to the slot's entry, resolved once
-    /// at checkout, so the guard reaches its connection with no lookup (`RawPool::owned_entry`);
-    /// in a fixed pool, whose inline slots move with the pool, the slot index. The guard is
-    /// then two words, which move in two registers (an out-of-line drop takes them as two
-    /// arguments, not through memory). Its `Send`/`Sync` are the entry's.
-    slot: SlotOf<P::Target>,
+    /// The token of the slot this guard owns (`slot.rs`): its connection stays in the slot,
+    /// in place. One word: in a heap pool, the address of the slot's entry, resolved once at
+    /// checkout, so the guard reaches its connection with no lookup; in a fixed pool, whose
+    /// inline slots move with the pool, the slot index. The guard is then two words, which
+    /// move in two registers (an out-of-line drop takes them as two arguments, not through
+    /// memory). Its `Send`/`Sync` are the entry's. Taken only by `into_parts` or `drop`.
+    token: ManuallyDrop<TokenOf<P::Target>>,
 }
 
 impl<P> Pooled<P>
@@ -187,55 +228,39 @@ where
     P: PoolPtr,
     P::Target: AnyPool,
 {
-    /// A guard for the slot `slot` refers to, in `*pool`.
-    ///
-    /// # Safety
-    ///
-    /// `slot` was made by `RawPool::slot_ref` on `*pool`, from a slot index the caller owns
-    /// (it got the index from a checkout and no queue holds it) and the pointer to that
-    /// slot's entry that `Slot::occupied` / `Slot::fill` returned while the caller has owned
-    /// the slot; the slot holds that connection. The guard takes the slot over: the caller
-    /// never touches it again.
+    /// A guard for the slot whose token is `token`, which came from `*pool`.
     #[inline(always)]
-    pub(crate) unsafe fn new(pool: P, slot: SlotOf<P::Target>) -> Self {
+    pub(crate) fn new(pool: P, token: TokenOf<P::Target>) -> Self {
         Pooled {
             pool: ManuallyDrop::new(pool),
-            slot,
+            token: ManuallyDrop::new(token),
         }
-    }
-
-    /// A pointer to the entry in this guard's slot, valid while the guard is borrowed.
-    #[inline(always)]
-    fn entry_ptr(&self) -> NonNull<EntryOf<P::Target>> {
-        // SAFETY: this guard owns the slot `self.slot` refers to, made as `AnyPool` requires
-        // (`new`'s contract), and nothing takes the entry out while the guard lives.
-        unsafe { self.pool.__entry(self.slot) }
     }
 
     /// The entry in this guard's slot.
     #[inline(always)]
     fn entry(&self) -> &EntryOf<P::Target> {
-        // SAFETY: this guard owns slot `idx` (slot protocol), so only this guard reaches the
-        // slot's contents, and `entry_ptr` points to its entry, which stays in place while
-        // the guard is borrowed (the pool, which the guard holds, cannot move meanwhile).
-        // `&self` rules out a `&mut` through the guard for the borrow's lifetime.
-        unsafe { &*self.entry_ptr().as_ptr() }
+        self.pool.__entry(&self.token)
     }
 
     /// Mutable access to the entry in this guard's slot.
     #[inline(always)]
     fn entry_mut(&mut self) -> &mut EntryOf<P::Target> {
-        // SAFETY: as in `entry`; `&mut self` makes this the only reference.
-        unsafe { &mut *self.entry_ptr().as_ptr() }
+        self.pool.__entry_mut(&mut self.token)
     }
 
     /// Takes the guard apart without checking in.
     #[inline]
-    fn into_parts(this: Self) -> (P, SlotOf<P::Target>) {
+    pub(crate) fn into_parts(this: Self) -> (P, TokenOf<P::Target>) {
         let mut this = ManuallyDrop::new(this);
-        // SAFETY: `this` is never dropped, so `pool` is moved out exactly once, here.
-        let pool = unsafe { ManuallyDrop::take(&mut this.pool) };
-        (pool, this.slot)
+        // SAFETY: `this` is never dropped, so `pool` and `token` are moved out exactly once,
+        // here.
+        unsafe {
+            (
+                ManuallyDrop::take(&mut this.pool),
+                ManuallyDrop::take(&mut this.token),
+            )
+        }
     }
 
     /// The pool this connection belongs to.
@@ -270,32 +295,91 @@ where
 
     /// Checks the connection in now, returning the reset error if the reset on return failed
     /// (the connection was then invalidated). Dropping the guard does the same, silently.
+    /// The reset gets the pool's [`Settings::reset_limit`](crate::Settings::reset_limit).
     ///
     /// # Errors
     ///
     /// The manager's reset error; the connection was closed and its capacity given back.
     #[inline]
     pub fn checkin(this: Self) -> Result<(), Error<P::Target>> {
-        let (pool, slot) = Self::into_parts(this);
-        // SAFETY: the guard owned the slot `slot` refers to, in `*pool` (`new`), and it is
-        // gone: nothing touches the slot after this call.
-        unsafe { pool.__checkin(slot) }
+        let limit = this.pool.__reset_limit();
+        Self::checkin_within(this, limit)
+    }
+
+    /// [`checkin`](Self::checkin), passing `limit` to
+    /// [`Manager::reset_within`](crate::Manager::reset_within).
+    ///
+    /// # Errors
+    ///
+    /// As [`checkin`](Self::checkin).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use tarn_core::{Builder, Pooled, testing::ScriptedManager};
+    ///
+    /// let manager = ScriptedManager::new();
+    /// let pool = Builder::new(manager.clone()).build()?;
+    /// let conn = pool.try_checkout().unwrap();
+    /// Pooled::checkin_within(conn, Some(Duration::from_millis(50))).unwrap();
+    /// assert_eq!(manager.last_reset_limit(), Some(Some(Duration::from_millis(50))));
+    /// # Ok::<(), tarn_core::BuildError>(())
+    /// ```
+    #[inline]
+    pub fn checkin_within(this: Self, limit: Option<Duration>) -> Result<(), Error<P::Target>> {
+        let (pool, token) = Self::into_parts(this);
+        pool.__checkin(token, limit)
+    }
+
+    /// Checks the connection in without giving it back: the reset event, the manager's reset
+    /// (within `limit`) and the checkin event run as on return, and the caller keeps the
+    /// connection, checked in, as a [`CheckedIn`] (no other caller can take it). What a kind
+    /// whose connection stays with its holder between uses does on each return (the
+    /// reference's `StaticPool`, and `SingletonThreadPool`'s outermost return); every
+    /// checkout and checkin event stays balanced.
+    ///
+    /// # Errors
+    ///
+    /// The manager's reset error: the connection was invalidated
+    /// ([`InvalidateReason::ResetFailed`]) and closed, its capacity given back, and the guard
+    /// is gone; check a new one out.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tarn_core::{Builder, CheckedIn, Pooled, testing::ScriptedManager};
+    ///
+    /// let manager = ScriptedManager::new();
+    /// let pool = Builder::new(manager.clone()).pool_size(1).max_overflow(0).build()?;
+    /// let conn = pool.try_checkout().unwrap();
+    /// let kept = Pooled::checkin_in_place(conn, None).unwrap();
+    /// assert_eq!(manager.resets(), 1);
+    /// assert!(pool.try_checkout().is_err(), "the holder keeps it");
+    /// let again = CheckedIn::checkout(kept).unwrap();
+    /// assert_eq!(again.resets, 1);
+    /// # Ok::<(), tarn_core::BuildError>(())
+    /// ```
+    pub fn checkin_in_place(
+        this: Self,
+        limit: Option<Duration>,
+    ) -> Result<CheckedIn<P>, Error<P::Target>> {
+        let (pool, token) = Self::into_parts(this);
+        let token = pool.__checkin_in_place(token, limit)?;
+        Ok(CheckedIn::new(pool, token))
     }
 
     /// Closes the connection as broken (hard invalidation): the `invalidate` event, then it
     /// is closed and its capacity given back.
     pub fn invalidate(this: Self) {
-        let (pool, slot) = Self::into_parts(this);
-        // SAFETY: as in `checkin`.
-        unsafe { pool.__invalidate(slot) }
+        let (pool, token) = Self::into_parts(this);
+        pool.__invalidate(token)
     }
 
     /// Soft invalidation: the connection keeps working for this holder, and is closed instead
     /// of kept when it is returned.
     pub fn soft_invalidate(this: &mut Self) {
-        // SAFETY: the guard owns the slot `this.slot` refers to (`new`), and keeps it; `&mut
-        // this` means no reference to the entry made through the guard is alive.
-        unsafe { this.pool.__soft_invalidate(this.slot) }
+        this.pool.__soft_invalidate(&mut this.token)
     }
 
     /// Whether the connection was soft-invalidated.
@@ -307,9 +391,8 @@ where
     /// closing it (or may give it to [`RawPool::close_detached`]). The pool's capacity is
     /// given back, so it may open a replacement.
     pub fn detach(this: Self) -> Conn<P::Target> {
-        let (pool, slot) = Self::into_parts(this);
-        // SAFETY: as in `checkin`.
-        unsafe { pool.__detach(slot) }
+        let (pool, token) = Self::into_parts(this);
+        pool.__detach(token)
     }
 }
 
@@ -345,10 +428,11 @@ where
     #[inline(always)]
     fn drop(&mut self) {
         // A failed reset has invalidated the connection already; there is no one to tell.
-        // SAFETY: the guard owns the slot `self.slot` refers to (`new`), and this is its end:
-        // nothing touches the slot after this call (`drop` runs at most once, and not at all
-        // after `into_parts`).
-        let _ = unsafe { self.pool.__checkin(self.slot) };
+        let limit = self.pool.__reset_limit();
+        // SAFETY: `drop` runs at most once, and `into_parts` (the only other place that takes
+        // the token) keeps `drop` from running at all: the token is moved out once, here.
+        let token = unsafe { ManuallyDrop::take(&mut self.token) };
+        let _ = self.pool.__checkin(token, limit);
         // SAFETY: `drop` runs at most once, and `into_parts` (the only other place that takes
         // the pointer) keeps `drop` from running at all.
         unsafe { ManuallyDrop::drop(&mut self.pool) };
@@ -365,8 +449,7 @@ where
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Pooled")
             .field("conn", &self.entry().conn)
-            // SAFETY: the guard owns the slot `self.slot` refers to (`new`).
-            .field("slot", &unsafe { self.pool.__index(self.slot) })
+            .field("slot", &self.pool.__index(&self.token))
             .finish_non_exhaustive()
     }
 }

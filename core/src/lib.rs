@@ -30,10 +30,16 @@
 //! # Where things live
 //!
 //! - [`Manager`] opens, resets, pings and closes connections; [`Events`] hooks every step of
-//!   a connection's life; [`Clock`] tells time, only if a recycle age is set.
+//!   a connection's life (a close says why: [`CloseReason`]); [`Clock`] tells time, only if
+//!   a recycle age is set; [`Waiters`] is told when capacity comes back (an adapter's wait
+//!   queue); a [`Deadline`] gives each manager call of a checkout the caller's time left.
 //! - [`Builder`] makes a heap [`Pool`]; [`FixedPool`] is `const`-constructible in a `static`
 //!   with no allocator at all. Both are [`RawPool`]s: same code, different storage.
-//! - [`Pooled`] is the guard of a checked-out connection.
+//! - [`Pooled`] is the guard of a checked-out connection; [`CheckedIn`] one checked in but
+//!   kept by its holder.
+//! - [`Settings`] holds every setting and its default: sizing (`pool_size` 0 means no idle
+//!   limit; [`Settings::unlimited_overflow`]), which returns are kept ([`Retain`]), reset,
+//!   recycle, pre-ping, idle order.
 //!
 //! # Features
 //!
@@ -57,9 +63,11 @@ extern crate std;
 #[cfg(feature = "alloc")]
 mod builder;
 mod clock;
+mod deadline;
 mod error;
 mod events;
 mod guard;
+mod kept;
 mod manager;
 mod pool;
 mod settings;
@@ -68,21 +76,22 @@ mod stack;
 mod state;
 mod storage;
 mod sync;
+mod waiters;
 
-#[cfg(feature = "testing")]
-pub mod model;
 #[cfg(feature = "testing")]
 pub mod testing;
 
 #[cfg(feature = "alloc")]
 pub use builder::{Builder, Pool};
 pub use clock::{Clock, NoClock};
+pub use deadline::{Deadline, NoDeadline};
 pub use error::{BuildError, CheckoutError};
-pub use events::{CheckoutEvent, Disconnected, Events, InvalidateReason, NopEvents};
+pub use events::{CheckoutEvent, CloseReason, Disconnected, Events, InvalidateReason, NopEvents};
 pub use guard::{AnyPool, PoolPtr, Pooled};
+pub use kept::CheckedIn;
 pub use manager::{Manager, ResetMode};
 pub use pool::{FixedPool, RawPool};
-pub use settings::Settings;
+pub use settings::{Retain, Settings, UNBOUNDED_IDLE_CAP};
 #[doc(hidden)]
 pub use slot::{Entry, Slot};
 pub use stack::MAX_CAPACITY;
@@ -90,3 +99,4 @@ pub use state::State;
 #[cfg(feature = "alloc")]
 pub use storage::HeapStorage;
 pub use storage::{ArrayStorage, Hint, IdleOrder, Storage};
+pub use waiters::{NoWaiters, Waiters};

@@ -1,33 +1,48 @@
-//! Slots: where idle connections wait, and the ownership protocol that makes them safe.
+//! Slots, and the ownership tokens that make touching them safe.
 //!
-//! A pool has `capacity = pool_size + max_overflow` slots, made once. Every open connection
-//! owns one slot from the moment its capacity is reserved until it is closed or detached.
-//! A slot index is always in exactly one of these places:
+//! A pool's slots are made once. Every open connection owns one slot (or, with unlimited
+//! overflow, an overflow entry of its own on the heap) from the moment its capacity is
+//! reserved until it is closed or detached. A slot index is always in exactly one of these
+//! places:
 //!
 //! | where the index is              | who may touch the slot's cell            | the cell holds |
 //! |---------------------------------|------------------------------------------|----------------|
 //! | the free stack                  | nobody                                   | `None`         |
-//! | the idle queue (or, for the affinity order, the slot's `parked` flag is set) | nobody | `Some(entry)` |
-//! | a thread that popped it / a guard| that thread (or the guard's owner) only | `Some(entry)` while a connection is in use, `None` while one is being opened |
+//! | the idle set (for the affinity order: the slot's `parked` flag is set) | nobody | `Some(entry)` |
+//! | a token ([`Owned`] / [`Vacant`]) | the token's holder only                 | `Some(entry)` for [`Owned`], `None` for [`Vacant`] |
 //!
-//! Indices move between those places only through the free stack and the idle queue,
-//! whose push is a `Release` and whose pop an `Acquire` (for the affinity order: setting the
-//! flag, a `Release` store, and the compare-and-swap that clears it, an `Acquire` that only
-//! one thread can win): whatever one owner wrote into the cell is visible to the next. That is the whole argument for the `unsafe` in this file;
-//! the pool upholds it by popping before touching and touching before pushing.
+//! Indices move between those places only through the functions of this file: taking an
+//! index out of the free stack or the idle set yields a token (non-`Copy`, non-`Clone`), and
+//! putting it back consumes the token. The stacks' push is a `Release` and their pop an
+//! `Acquire` (for the affinity order: setting the flag, a `Release` store, and the
+//! compare-and-swap that clears it, an `Acquire` that only one thread can win), so whatever
+//! one holder wrote into the cell is visible to the next. Touching a cell needs the token
+//! (`&Owned` to read, `&mut Owned` to write), so the only code that can reach a slot's
+//! contents is its one owner's. That is the whole argument for the `unsafe` in this file;
+//! the pool itself (`pool/`) has none.
 //!
-//! The owner of a slot may keep a pointer to the slot's entry ([`Slot::occupied`]) and use
-//! it for as long as it owns the slot, provided the slot does not move meanwhile: a
-//! checked-out guard keeps one in its [`SlotRef`] when the pool's slots never move.
+//! A token is used only with the storage it came from: tokens never leave the crate, and the
+//! pool keeps each with a pointer to its own pool (a guard's [`PoolPtr`](crate::PoolPtr)
+//! always leads to the same pool).
+//!
+//! An [`Owned`] token is one word: in a heap pool (whose slots never move) the address of
+//! its entry, so a guard reaches its connection with no lookup; in a fixed pool (whose
+//! inline slots move with the pool) the slot index, stored as `index + 1` in the word; for
+//! an overflow entry, the entry's address, which lies outside the slot array.
 
+use core::marker::PhantomData;
 use core::ptr::NonNull;
 
+use crate::storage::Storage;
 use crate::sync::UnsafeCell;
+
+/// The slot "index" of an overflow entry: no slot at all.
+pub(crate) const OVERFLOW: u32 = u32::MAX;
 
 /// A connection and what the pool knows about it.
 ///
-/// It lives in its slot for the connection's whole life, idle or checked out: checkout and
-/// checkin move only the slot's index.
+/// It lives in its slot (or overflow entry) for the connection's whole life, idle or
+/// checked out: checkout and checkin move only the token.
 #[doc(hidden)]
 #[derive(Debug)]
 pub struct Entry<C, I> {
@@ -45,19 +60,19 @@ pub struct Entry<C, I> {
     pub(crate) soft: bool,
 }
 
-/// Storage for one idle connection. See the module docs for who may touch it.
+/// Storage for one connection. See the module docs for who may touch it.
 #[doc(hidden)]
 pub struct Slot<C, I> {
     cell: UnsafeCell<Option<Entry<C, I>>>,
 }
 
-// SAFETY: a slot's cell is only ever accessed by the one thread that owns its index (module
-// docs); ownership moves between threads through the Release/Acquire of the idle queue and
-// free stack, so sharing `&Slot` is sound when the contents may move between threads.
+// SAFETY: a slot's cell is only ever accessed by the holder of its token (module docs);
+// tokens move between threads through the Release/Acquire of the idle set and free stack,
+// so sharing `&Slot` is sound when the contents may move between threads.
 unsafe impl<C: Send, I: Send> Sync for Slot<C, I> {}
 
 impl<C, I> core::fmt::Debug for Slot<C, I> {
-    // Manual impl: reading the cell needs ownership of the slot, which `Debug` lacks.
+    // Manual impl: reading the cell needs its token, which `Debug` lacks.
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str("Slot")
     }
@@ -70,109 +85,313 @@ impl<C, I> Slot<C, I> {
             Slot { cell: UnsafeCell::new(None) }
         }
     }
+}
 
-    /// A raw pointer to the slot's contents, for its owner to read and write in place.
-    ///
-    /// Dereferencing it is sound only for the thread that owns the slot's index, and only
-    /// while it does (module docs).
-    #[inline]
-    pub(crate) fn ptr(&self) -> *mut Option<Entry<C, I>> {
-        self.cell.with_mut(|p| p)
+/// Ownership of a slot (or overflow entry) that holds a connection. One word; see the
+/// module docs. (Public only to appear in the hidden methods of
+/// [`AnyPool`](crate::AnyPool); it cannot be named outside the crate.)
+pub struct Owned<C, I> {
+    word: NonNull<Entry<C, I>>,
+    _own: PhantomData<Entry<C, I>>,
+}
+
+/// Ownership of an empty slot (or, for [`OVERFLOW`], of the right to make an overflow
+/// entry) with its unit of capacity.
+#[derive(Debug)]
+pub(crate) struct Vacant {
+    idx: u32,
+}
+
+impl Vacant {
+    /// The right to make an overflow entry (unlimited overflow: nothing to take from a
+    /// queue).
+    pub(crate) const fn overflow() -> Self {
+        Vacant { idx: OVERFLOW }
     }
 
-    /// A pointer to the entry of this occupied slot, for its owner to keep while it owns it.
-    ///
-    /// The pointer stays valid for as long as the slot does not move and nobody takes the
-    /// entry out; see [`SlotRef`] for where it may be kept.
-    ///
-    /// # Safety
-    ///
-    /// The caller owns this slot's index (as for [`take`](Self::take)).
-    ///
-    /// # Panics
-    ///
-    /// If the slot is empty, which the slot protocol rules out for an owned slot that holds a
-    /// connection (the only kind callers ask about).
-    #[inline]
-    pub(crate) unsafe fn occupied(&self) -> NonNull<Entry<C, I>> {
-        // SAFETY: the caller owns the slot, so no other reference to the cell's contents
-        // exists, and this `&mut` lives only until the pointer is made from it.
-        match unsafe { &mut *self.ptr() } {
-            Some(entry) => NonNull::from(entry),
-            None => unreachable!("an owned slot in use holds a connection"),
+    /// The slot index, or [`OVERFLOW`].
+    pub(crate) fn index(&self) -> u32 {
+        self.idx
+    }
+}
+
+// SAFETY: sending a token to another thread lets that thread reach the entry by `&mut`:
+// that is sending the entry, sound when its connection and info are `Send`.
+unsafe impl<C: Send, I: Send> Send for Owned<C, I> {}
+
+// SAFETY: sharing a token lets several threads read the entry by `&` at once (writes need
+// `&mut Owned`): sound when the connection and info are `Sync`.
+unsafe impl<C: Sync, I: Sync> Sync for Owned<C, I> {}
+
+impl<C, I> core::fmt::Debug for Owned<C, I> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("Owned")
+    }
+}
+
+/// The word of a slot index in a storage whose slots move.
+#[inline(always)]
+fn index_word<C, I>(idx: u32) -> NonNull<Entry<C, I>> {
+    // Never dereferenced: `Owned::entry` looks the slot up from the index instead. Made by
+    // offsetting a null pointer, so the word carries no provenance (and no cast from an
+    // integer is needed).
+    let word = core::ptr::null_mut::<u8>()
+        .wrapping_add(idx as usize + 1)
+        .cast::<Entry<C, I>>();
+    // `idx + 1` is not zero (indices are below `MAX_CAPACITY`).
+    NonNull::new(word).unwrap_or(NonNull::dangling())
+}
+
+impl<C, I> Owned<C, I> {
+    /// Whether the word is an entry's address (heap slots, or an overflow entry) rather than
+    /// an index.
+    #[inline(always)]
+    fn is_address<S: Storage<C, I>>(&self, storage: &S) -> bool {
+        S::SLOTS_STAY || (S::OVERFLOWS && self.word.as_ptr() as usize > storage.capacity())
+    }
+
+    /// The slot index of this token, or [`OVERFLOW`] for an overflow entry. Reads nothing.
+    #[inline(always)]
+    pub(crate) fn index<S: Storage<C, I>>(&self, storage: &S) -> u32 {
+        if S::SLOTS_STAY {
+            storage.index_of(self.word.as_ptr())
+        } else if self.is_address(storage) {
+            OVERFLOW
+        } else {
+            (self.word.as_ptr() as usize - 1) as u32
         }
     }
 
-    /// Puts an entry into this empty slot and returns a pointer to it, as
-    /// [`occupied`](Self::occupied) would.
-    ///
-    /// # Safety
-    ///
-    /// The caller owns this slot's index (as for [`take`](Self::take)).
-    #[inline]
-    pub(crate) unsafe fn fill(&self, entry: Entry<C, I>) -> NonNull<Entry<C, I>> {
-        // SAFETY: the caller owns the slot, so no other reference to the cell's contents
-        // exists; the `&mut` lives only until the pointer is made from it.
-        let cell = unsafe { &mut *self.ptr() };
-        debug_assert!(cell.is_none(), "only an empty slot is filled");
-        NonNull::from(cell.insert(entry))
+    /// The entry, for reading.
+    #[inline(always)]
+    pub(crate) fn entry<'a, S: Storage<C, I>>(&'a self, storage: &'a S) -> &'a Entry<C, I> {
+        if self.is_address(storage) {
+            // SAFETY: the word is the address of the entry this token owns (module docs): in
+            // a heap slot, which never moves while the storage (borrowed for `'a`) lives, or
+            // in an overflow entry, which only its token's holder frees. `&self` for `'a`
+            // rules out any `&mut` made through this token meanwhile.
+            unsafe { self.word.as_ref() }
+        } else {
+            let idx = self.index(storage);
+            // SAFETY: this token owns slot `idx`, which holds an entry; as above, `&self`
+            // rules out any `&mut` to it for `'a`, and the slot is borrowed from `storage`.
+            storage.slot(idx).cell.with_mut(|p| match unsafe { &*p } {
+                Some(entry) => entry,
+                None => unreachable!("an owned slot holds a connection"),
+            })
+        }
     }
 
-    /// Takes the entry out, leaving the slot empty.
-    ///
-    /// # Safety
-    ///
-    /// The caller owns this slot's index (it is in neither the idle queue nor the free stack,
-    /// and no other thread holds it).
+    /// The entry, for writing.
+    #[inline(always)]
+    pub(crate) fn entry_mut<'a, S: Storage<C, I>>(
+        &'a mut self,
+        storage: &'a S,
+    ) -> &'a mut Entry<C, I> {
+        if self.is_address(storage) {
+            // SAFETY: as in `entry`; `&mut self` makes this the only reference for `'a`.
+            unsafe { self.word.as_mut() }
+        } else {
+            let idx = self.index(storage);
+            // SAFETY: as in `entry`; `&mut self` makes this the only reference for `'a`.
+            storage
+                .slot(idx)
+                .cell
+                .with_mut(|p| match unsafe { &mut *p } {
+                    Some(entry) => entry,
+                    None => unreachable!("an owned slot holds a connection"),
+                })
+        }
+    }
+
+    /// Takes the entry out, leaving the slot empty (for an overflow entry: freeing it).
     #[inline]
-    pub(crate) unsafe fn take(&self) -> Option<Entry<C, I>> {
-        // SAFETY: the caller owns the slot, so no other access to the cell exists.
-        self.cell.with_mut(|p| unsafe { (*p).take() })
+    pub(crate) fn take<S: Storage<C, I>>(self, storage: &S) -> (Vacant, Entry<C, I>) {
+        let idx = self.index(storage);
+        if idx == OVERFLOW {
+            // SAFETY: the token owns the overflow entry, made by `Vacant::fill` with
+            // `alloc_box::into_raw`; the token is consumed, so nobody uses the pointer again.
+            let entry = unsafe { alloc_box::take(self.word) };
+            return (Vacant { idx }, entry);
+        }
+        // SAFETY: the token owns slot `idx`; it is consumed, and the `Vacant` made from it
+        // owns the now empty slot.
+        let taken = storage.slot(idx).cell.with_mut(|p| unsafe { (*p).take() });
+        match taken {
+            Some(entry) => (Vacant { idx }, entry),
+            None => unreachable!("an owned slot holds a connection"),
+        }
     }
 }
 
-/// How a checked-out [`Pooled`](crate::Pooled) guard reaches its slot: one word, so that the
-/// guard (with its pool pointer) is two words, which move in registers.
+impl Vacant {
+    /// Puts a new connection's entry into the slot (for [`OVERFLOW`]: into an overflow entry
+    /// of its own on the heap).
+    #[inline]
+    pub(crate) fn fill<C, I, S: Storage<C, I>>(
+        self,
+        storage: &S,
+        entry: Entry<C, I>,
+    ) -> Owned<C, I> {
+        if self.idx == OVERFLOW {
+            return Owned {
+                word: alloc_box::into_raw(entry),
+                _own: PhantomData,
+            };
+        }
+        let idx = self.idx;
+        let word = storage.slot(idx).cell.with_mut(|p| {
+            // SAFETY: the token owns the empty slot `idx`; nobody else touches its cell, and
+            // this `&mut` lives only until the entry's address is taken.
+            let cell = unsafe { &mut *p };
+            debug_assert!(cell.is_none(), "only an empty slot is filled");
+            NonNull::from(cell.insert(entry))
+        });
+        Owned {
+            word: if S::SLOTS_STAY { word } else { index_word(idx) },
+            _own: PhantomData,
+        }
+    }
+}
+
+/// The token of slot `idx`, which the caller has just taken out of the idle set.
 ///
-/// Which field is in use is fixed by the pool's storage type
-/// ([`Storage::SLOTS_STAY`](crate::Storage::SLOTS_STAY)), so a guard never needs to ask:
+/// # Safety
 ///
-/// - `entry` (slots that never move: the heap pool): the pointer to the slot's entry that
-///   `Slot::occupied` / `Slot::fill` gave at checkout. The guard reaches its connection with
-///   no lookup; the slot index is recomputed from it on return (`RawPool::resolve`).
-/// - `idx` (the inline slots of a fixed pool, which move with the pool): the slot index; the
-///   guard looks its slot up at every access.
-///
-/// It carries no ownership by itself: the guard that holds it owns the slot.
+/// Nobody else owns slot `idx` of `storage` (it was just popped from its idle set), and the
+/// slot holds an entry.
+#[inline(always)]
+unsafe fn owned_from_idle<C, I, S: Storage<C, I>>(storage: &S, idx: u32) -> Owned<C, I> {
+    let word = if S::SLOTS_STAY {
+        // SAFETY: the caller's contract: this thread owns the slot; the `&mut` lives only
+        // until the address is taken.
+        storage
+            .slot(idx)
+            .cell
+            .with_mut(|p| match unsafe { &mut *p } {
+                Some(entry) => NonNull::from(entry),
+                None => unreachable!("an idle slot holds a connection"),
+            })
+    } else {
+        index_word(idx)
+    };
+    Owned {
+        word,
+        _own: PhantomData,
+    }
+}
+
+/// Takes an idle slot (under the affinity order starting at `hint`), with its index.
+#[inline(always)]
+pub(crate) fn take_idle<C, I, S: Storage<C, I>>(
+    storage: &S,
+    hint: u32,
+) -> Option<(u32, Owned<C, I>)> {
+    let idx = storage.idle_pop(hint)?;
+    // SAFETY: the index was popped from the idle set: this thread owns slot `idx`, and idle
+    // slots hold a connection (module docs).
+    Some((idx, unsafe { owned_from_idle(storage, idx) }))
+}
+
+/// Puts an owned slot in the idle set; gives the token back if the set is full.
+#[inline(always)]
+pub(crate) fn put_idle<C, I, S: Storage<C, I>>(
+    storage: &S,
+    token: Owned<C, I>,
+) -> Result<(), Owned<C, I>> {
+    let idx = token.index(storage);
+    debug_assert_ne!(idx, OVERFLOW, "overflow entries go to `put_boxed`");
+    // On `Ok` the token is consumed (the idle set owns the slot now); on `Err` the index
+    // came back and the token still owns it.
+    storage.idle_push(idx).map_err(|_| token)
+}
+
+/// Takes an empty slot from the free stack.
+#[inline]
+pub(crate) fn take_free<C, I, S: Storage<C, I>>(storage: &S) -> Option<Vacant> {
+    storage.free_pop().map(|idx| Vacant { idx })
+}
+
+/// Gives an empty slot back to the free stack (an overflow entry's place: nothing to give).
+#[inline]
+pub(crate) fn put_free<C, I, S: Storage<C, I>>(storage: &S, vacant: Vacant) {
+    if vacant.idx != OVERFLOW {
+        // Cannot fail: the free stack can hold every index.
+        let pushed = storage.free_push(vacant.idx);
+        debug_assert!(pushed.is_ok());
+    }
+}
+
+/// Takes an idle overflow entry (unlimited overflow).
+#[inline]
+pub(crate) fn take_boxed<C, I, S: Storage<C, I>>(storage: &S) -> Option<Owned<C, I>> {
+    storage.boxed_pop().map(|b| Owned {
+        word: b.0,
+        _own: PhantomData,
+    })
+}
+
+/// Puts an owned overflow entry in the idle set; gives the token back if the set is full.
+#[inline]
+pub(crate) fn put_boxed<C, I, S: Storage<C, I>>(
+    storage: &S,
+    token: Owned<C, I>,
+) -> Result<(), Owned<C, I>> {
+    storage
+        .boxed_push(BoxedEntry(token.word))
+        .map_err(|b| Owned {
+            word: b.0,
+            _own: PhantomData,
+        })
+}
+
+/// An idle overflow entry's address, as the idle set of a pool with unlimited overflow
+/// holds it: the token, parked.
 #[doc(hidden)]
-pub union SlotRef<C, I> {
-    pub(crate) entry: NonNull<Entry<C, I>>,
-    pub(crate) idx: usize,
-}
+pub struct BoxedEntry<C, I>(NonNull<Entry<C, I>>);
 
-impl<C, I> Clone for SlotRef<C, I> {
-    #[inline]
-    fn clone(&self) -> Self {
-        *self
-    }
-}
+// SAFETY: an idle overflow entry is owned by nobody while its address sits in the queue; the
+// thread that pops it owns the entry (the queue's push releases, its pop acquires), so
+// sending the address sends the entry, which is sound when its parts are `Send`.
+unsafe impl<C: Send, I: Send> Send for BoxedEntry<C, I> {}
 
-impl<C, I> Copy for SlotRef<C, I> {}
-
-impl<C, I> core::fmt::Debug for SlotRef<C, I> {
-    // Manual impl: which field is in use depends on the pool's storage, unknown here.
+impl<C, I> core::fmt::Debug for BoxedEntry<C, I> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str("SlotRef")
+        f.write_str("BoxedEntry")
     }
 }
 
-// SAFETY: sending a `SlotRef` to another thread lets that thread reach the entry by `&mut`
-// (through the guard that owns the slot, and only one guard owns it): that is sending the
-// entry, which is sound when its connection and info are `Send`. (A raw pointer is never
-// `Send` by itself; the index needs nothing.)
-unsafe impl<C: Send, I: Send> Send for SlotRef<C, I> {}
+/// Overflow entries on the heap (unlimited overflow needs `alloc`).
+mod alloc_box {
+    use core::ptr::NonNull;
 
-// SAFETY: sharing a `SlotRef` (sharing a `&Pooled`) lets several threads read the entry by
-// `&` at once, and never write it (writes need `&mut Pooled`): sound when the connection and
-// info are `Sync`.
-unsafe impl<C: Sync, I: Sync> Sync for SlotRef<C, I> {}
+    use super::Entry;
+
+    /// Moves `entry` into a heap allocation of its own.
+    #[cfg(feature = "alloc")]
+    #[inline(never)]
+    pub(super) fn into_raw<C, I>(entry: Entry<C, I>) -> NonNull<Entry<C, I>> {
+        NonNull::from(alloc::boxed::Box::leak(alloc::boxed::Box::new(entry)))
+    }
+
+    /// Moves the entry out of its allocation and frees it.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` came from [`into_raw`], and nobody uses it again.
+    #[cfg(feature = "alloc")]
+    pub(super) unsafe fn take<C, I>(ptr: NonNull<Entry<C, I>>) -> Entry<C, I> {
+        // SAFETY: the caller's contract: a leaked `Box`'s pointer, owned and used no more.
+        *unsafe { alloc::boxed::Box::from_raw(ptr.as_ptr()) }
+    }
+
+    #[cfg(not(feature = "alloc"))]
+    pub(super) fn into_raw<C, I>(_entry: Entry<C, I>) -> NonNull<Entry<C, I>> {
+        unreachable!("only a heap pool with unlimited overflow makes overflow entries")
+    }
+
+    #[cfg(not(feature = "alloc"))]
+    pub(super) unsafe fn take<C, I>(_ptr: NonNull<Entry<C, I>>) -> Entry<C, I> {
+        unreachable!("only a heap pool with unlimited overflow makes overflow entries")
+    }
+}

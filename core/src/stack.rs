@@ -42,7 +42,7 @@
 //! adapter's waiter count, against a `SeqCst` registration followed by a pop that finds the
 //! stack empty, cannot both miss each other (see `Events::released`).
 
-use crate::sync::{AtomicU32, AtomicUsize, Ordering};
+use crate::sync::{AtomicU32, AtomicUsize, Ordering, SeqCst};
 
 /// The largest number of indices a stack (and so a pool) can hold on this target.
 ///
@@ -118,10 +118,7 @@ impl IndexStack {
             if count >= self.bound {
                 // Confirm "full" on the current value, not on a possibly stale read: a swap
                 // of the word with itself succeeds only if it is still the latest.
-                match self
-                    .head
-                    .compare_exchange(word, word, Ordering::SeqCst, Ordering::Relaxed)
-                {
+                match self.head.cas_sc(word, word) {
                     Ok(_) => return Err(idx),
                     Err(seen) => {
                         word = seen;
@@ -133,10 +130,7 @@ impl IndexStack {
             // publishes it.
             next[idx as usize].store(top as u32, Ordering::Relaxed);
             let new = self.pack(idx as usize, count + 1, tag.wrapping_add(1));
-            match self
-                .head
-                .compare_exchange_weak(word, new, Ordering::SeqCst, Ordering::Relaxed)
-            {
+            match self.head.cas_weak_sc(word, new) {
                 Ok(_) => return Ok(()),
                 Err(seen) => word = seen,
             }
@@ -155,7 +149,7 @@ impl IndexStack {
     /// Pops the most recently pushed index, or `None` if the stack is empty.
     #[inline]
     pub(crate) fn pop(&self, next: &[AtomicU32]) -> Option<u32> {
-        let mut word = self.head.load(Ordering::SeqCst);
+        let mut word = self.head.load_sc();
         loop {
             let (top, count, tag) = self.unpack(word);
             if top == self.nil {

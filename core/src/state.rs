@@ -11,8 +11,8 @@ use core::fmt;
 pub struct State {
     /// The configured `pool_size`: how many idle connections the pool keeps.
     pub pool_size: usize,
-    /// The configured `max_overflow`.
-    pub max_overflow: usize,
+    /// The configured `max_overflow` (`None`: unlimited).
+    pub max_overflow: Option<usize>,
     /// Connections open now (idle or checked out), counting ones being opened.
     pub open: usize,
     /// Idle connections waiting in the pool.
@@ -21,6 +21,9 @@ pub struct State {
     pub checked_out: usize,
     /// Open connections beyond `pool_size`.
     pub overflow: usize,
+    /// Callers waiting for a connection, as the pool's [`Waiters`](crate::Waiters) count
+    /// them (0 for a pool nobody waits on).
+    pub waiting: usize,
 }
 
 impl State {

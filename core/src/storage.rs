@@ -3,17 +3,22 @@
 //! [`FixedPool`](crate::FixedPool) in a `static`).
 //!
 //! Both hold the same three things: the slots, the free stack (indices of empty slots) and
-//! the idle set (slots holding an idle connection, at most `pool_size`). The idle set is
+//! the idle set (slots holding an idle connection, at most the pool's idle bound:
+//! `pool_size`, every slot for `pool_size` 0, none for a pool that keeps nothing). A heap
+//! pool with unlimited overflow keeps its idle overflow entries in a fourth, a bounded
+//! queue of pointers. The idle set is
 //! tarn's tagged [`IndexStack`] (LIFO), crossbeam's `ArrayQueue` (FIFO; with `alloc` on
 //! targets with compare-and-swap), or, for [`IdleOrder::Affinity`], no queue at all: a flag
 //! in each slot that says "idle here, claim me" (see [`Parked`]). All three honour the same
-//! contract: bounded by `pool_size`, `push` gives the index back when full, `Release` on
+//! contract: bounded by the idle bound, `push` gives the index back when full, `Release` on
 //! push and `Acquire` on pop, both `SeqCst` as the adapter's wake-up argument needs
-//! (`pool.rs`).
+//! (`waiters.rs`). The indices they hold become ownership tokens only in `slot.rs`.
 
-use crate::slot::{Entry, Slot};
+use crate::slot::{BoxedEntry, Entry, Slot};
 use crate::stack::IndexStack;
-use crate::sync::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use crate::sync::AtomicU32;
+#[cfg(feature = "alloc")]
+use crate::sync::{AtomicBool, AtomicUsize, Ordering, SeqCst, SeqCstInt};
 
 /// The order in which idle connections are handed out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -101,11 +106,19 @@ pub trait Storage<C, I>: sealed::Sealed {
     /// it looks its slot up from the pool at every access.
     #[doc(hidden)]
     const SLOTS_STAY: bool;
+    /// Whether a pool on this storage may make overflow entries (unlimited overflow, which
+    /// needs an allocator): true for [`HeapStorage`] only.
+    #[doc(hidden)]
+    const OVERFLOWS: bool;
+    /// How many slots there are.
+    #[doc(hidden)]
+    fn capacity(&self) -> usize;
     /// Slot `idx` (panics if `idx` is not below the capacity).
     #[doc(hidden)]
     fn slot(&self, idx: u32) -> &Slot<C, I>;
-    /// The index of the slot whose entry `entry` points into. Only for storage whose slots
-    /// stay ([`SLOTS_STAY`](Self::SLOTS_STAY)); plain address arithmetic, nothing is read.
+    /// The index of the slot whose entry `entry` points into, or `u32::MAX` if it lies in no
+    /// slot (an overflow entry). Only for storage whose slots stay
+    /// ([`SLOTS_STAY`](Self::SLOTS_STAY)); plain address arithmetic, nothing is read.
     #[doc(hidden)]
     fn index_of(&self, entry: *const Entry<C, I>) -> u32;
     #[doc(hidden)]
@@ -120,6 +133,16 @@ pub trait Storage<C, I>: sealed::Sealed {
     fn free_push(&self, idx: u32) -> Result<(), u32>;
     #[doc(hidden)]
     fn free_pop(&self) -> Option<u32>;
+    /// Puts an idle overflow entry (unlimited overflow) in the idle set; gives the pointer
+    /// back if the set is full (or the storage keeps none).
+    #[doc(hidden)]
+    fn boxed_push(&self, entry: BoxedEntry<C, I>) -> Result<(), BoxedEntry<C, I>>;
+    /// Takes an idle overflow entry; the caller owns it.
+    #[doc(hidden)]
+    fn boxed_pop(&self) -> Option<BoxedEntry<C, I>>;
+    /// How many overflow entries are idle.
+    #[doc(hidden)]
+    fn boxed_len(&self) -> usize;
 }
 
 /// The idle queue of a heap pool.
@@ -210,15 +233,22 @@ pub struct HeapStorage<C, I> {
     links: alloc::boxed::Box<[AtomicU32]>,
     free: IndexStack,
     idle: Idle,
+    /// Unlimited overflow only: the idle set, holding overflow entries (every connection of
+    /// such a pool is one), FIFO, at most its capacity. `None` for a bounded pool, or one
+    /// that keeps nothing idle.
+    #[cfg(all(target_has_atomic = "ptr", not(tarn_loom)))]
+    boxes: Option<crossbeam_queue::ArrayQueue<BoxedEntry<C, I>>>,
 }
 
 #[cfg(feature = "alloc")]
 impl<C, I> HeapStorage<C, I> {
-    /// Allocates `capacity` empty slots with every index on the free stack.
+    /// Allocates `capacity` empty slots with every index on the free stack, of which at most
+    /// `bound` may be idle at once, and (unlimited overflow) an idle set for up to
+    /// `boxed` overflow entries.
     ///
-    /// The caller has checked `1 <= capacity <= MAX_CAPACITY`, `pool_size <= capacity`,
-    /// and that FIFO is available.
-    pub(crate) fn new(capacity: usize, pool_size: usize, order: IdleOrder) -> Self {
+    /// The caller has checked `1 <= capacity <= MAX_CAPACITY`, `bound <= capacity`,
+    /// and that FIFO is available (also when `boxed > 0`).
+    pub(crate) fn new(capacity: usize, bound: usize, boxed: usize, order: IdleOrder) -> Self {
         let slots = (0..capacity)
             .map(|_| {
                 Padded(HeapSlot {
@@ -230,21 +260,23 @@ impl<C, I> HeapStorage<C, I> {
         let links = (0..capacity).map(|_| AtomicU32::new(0)).collect();
         let idle = match order {
             #[cfg(all(target_has_atomic = "ptr", not(tarn_loom)))]
-            IdleOrder::Fifo if pool_size > 0 => {
-                Idle::Fifo(crossbeam_queue::ArrayQueue::new(pool_size))
-            }
+            IdleOrder::Fifo if bound > 0 => Idle::Fifo(crossbeam_queue::ArrayQueue::new(bound)),
             IdleOrder::Affinity => Idle::Affinity(Parked {
-                bound: pool_size,
+                bound,
                 idle: Padded(AtomicUsize::new(0)),
             }),
-            _ => Idle::Lifo(IndexStack::new(capacity, pool_size)),
+            _ => Idle::Lifo(IndexStack::new(capacity, bound)),
         };
         let storage = HeapStorage {
             slots,
             links,
             free: IndexStack::new(capacity, capacity),
             idle,
+            #[cfg(all(target_has_atomic = "ptr", not(tarn_loom)))]
+            boxes: (boxed > 0).then(|| crossbeam_queue::ArrayQueue::new(boxed)),
         };
+        #[cfg(not(all(target_has_atomic = "ptr", not(tarn_loom))))]
+        let _ = boxed;
         // Push in reverse so that slot 0 is used first (nicer to read in tests and logs).
         for idx in (0..capacity as u32).rev() {
             let pushed = storage.free.push(&storage.links, idx);
@@ -267,16 +299,13 @@ impl<C, I> HeapStorage<C, I> {
     /// thread may claim it. Gives the index back if `pool_size` are parked already.
     #[inline]
     fn park(&self, p: &Parked, idx: u32) -> Result<(), u32> {
-        if self.counted(p) && p.idle.0.fetch_add(1, Ordering::SeqCst) >= p.bound {
-            p.idle.0.fetch_sub(1, Ordering::SeqCst);
+        if self.counted(p) && p.idle.0.fetch_add_sc(1) >= p.bound {
+            p.idle.0.fetch_sub_sc(1);
             return Err(idx);
         }
         // `Release` half: the owner's writes to the slot happen before whoever claims it
         // next reads them. `SeqCst` half: the adapter's wake-up argument (`pool.rs`).
-        self.slots[idx as usize]
-            .0
-            .parked
-            .store(true, Ordering::SeqCst);
+        self.slots[idx as usize].0.parked.store_sc(true);
         Ok(())
     }
 
@@ -318,13 +347,9 @@ impl<C, I> HeapStorage<C, I> {
     fn take_parked(&self, p: &Parked, parked: &AtomicBool) -> bool {
         // Read before swapping: a slot in use is only read, so its line stays shared instead
         // of being pulled away from the core that uses it.
-        if parked.load(Ordering::SeqCst)
-            && parked
-                .compare_exchange(true, false, Ordering::SeqCst, Ordering::SeqCst)
-                .is_ok()
-        {
+        if parked.load_sc() && parked.cas_sc(true, false).is_ok() {
             if self.counted(p) {
-                p.idle.0.fetch_sub(1, Ordering::SeqCst);
+                p.idle.0.fetch_sub_sc(1);
             }
             return true;
         }
@@ -340,6 +365,11 @@ impl<C, I> Storage<C, I> for HeapStorage<C, I> {
     // Under loom the guards look their slot up at every access, as the array storage does,
     // so that every access to a slot's cell goes through loom's `UnsafeCell` and is checked.
     const SLOTS_STAY: bool = cfg!(not(tarn_loom));
+    const OVERFLOWS: bool = cfg!(all(target_has_atomic = "ptr", not(tarn_loom)));
+    #[inline]
+    fn capacity(&self) -> usize {
+        self.slots.len()
+    }
     #[inline]
     fn slot(&self, idx: u32) -> &Slot<C, I> {
         &self.slots[idx as usize].0.slot
@@ -348,12 +378,16 @@ impl<C, I> Storage<C, I> for HeapStorage<C, I> {
     fn index_of(&self, entry: *const Entry<C, I>) -> u32 {
         // The entry lies inside one `Padded<HeapSlot>` of the array, at an offset below its
         // size (`HeapSlot` docs), so the byte distance from the array's start, divided by that
-        // size, rounds down to the slot's index.
+        // size, rounds down to the slot's index. An overflow entry is a separate allocation,
+        // outside the array: its distance (wrapping if it lies below) gives no index.
         let start = self.slots.as_ptr() as usize;
         let idx =
             (entry as usize).wrapping_sub(start) / core::mem::size_of::<Padded<HeapSlot<C, I>>>();
-        debug_assert!(idx < self.slots.len());
-        idx as u32
+        if idx < self.slots.len() {
+            idx as u32
+        } else {
+            u32::MAX
+        }
     }
     #[inline]
     fn idle_push(&self, idx: u32) -> Result<(), u32> {
@@ -397,6 +431,30 @@ impl<C, I> Storage<C, I> for HeapStorage<C, I> {
     fn free_pop(&self) -> Option<u32> {
         self.free.pop(&self.links)
     }
+    #[inline]
+    fn boxed_push(&self, entry: BoxedEntry<C, I>) -> Result<(), BoxedEntry<C, I>> {
+        #[cfg(all(target_has_atomic = "ptr", not(tarn_loom)))]
+        if let Some(q) = &self.boxes {
+            return q.push(entry);
+        }
+        Err(entry)
+    }
+    #[inline]
+    fn boxed_pop(&self) -> Option<BoxedEntry<C, I>> {
+        #[cfg(all(target_has_atomic = "ptr", not(tarn_loom)))]
+        if let Some(q) = &self.boxes {
+            return q.pop();
+        }
+        None
+    }
+    #[inline]
+    fn boxed_len(&self) -> usize {
+        #[cfg(all(target_has_atomic = "ptr", not(tarn_loom)))]
+        if let Some(q) = &self.boxes {
+            return q.len();
+        }
+        0
+    }
 }
 
 /// `N` slots inline, with no allocator: the storage of [`FixedPool`](crate::FixedPool).
@@ -417,23 +475,24 @@ pub struct ArrayStorage<C, I, const N: usize> {
 
 impl<C, I, const N: usize> ArrayStorage<C, I, N> {
     #[cfg(not(tarn_loom))]
-    pub(crate) const fn new(pool_size: usize) -> Self {
+    /// `N` empty slots, of which at most `bound` may be idle at once.
+    pub(crate) const fn new(bound: usize) -> Self {
         ArrayStorage {
             slots: [const { Slot::new() }; N],
             links: [const { AtomicU32::new(0) }; N],
             free: IndexStack::new(N, N),
-            idle: IndexStack::new(N, pool_size),
+            idle: IndexStack::new(N, bound),
             fresh: crate::sync::AtomicUsize::new(0),
         }
     }
 
     #[cfg(tarn_loom)]
-    pub(crate) fn new(pool_size: usize) -> Self {
+    pub(crate) fn new(bound: usize) -> Self {
         ArrayStorage {
             slots: core::array::from_fn(|_| Slot::new()),
             links: core::array::from_fn(|_| AtomicU32::new(0)),
             free: IndexStack::new(N, N),
-            idle: IndexStack::new(N, pool_size),
+            idle: IndexStack::new(N, bound),
             fresh: crate::sync::AtomicUsize::new(0),
         }
     }
@@ -444,6 +503,11 @@ impl<C, I, const N: usize> sealed::Sealed for ArrayStorage<C, I, N> {}
 impl<C, I, const N: usize> Storage<C, I> for ArrayStorage<C, I, N> {
     // The slots are inline: they move with the pool.
     const SLOTS_STAY: bool = false;
+    const OVERFLOWS: bool = false;
+    #[inline]
+    fn capacity(&self) -> usize {
+        N
+    }
     #[inline]
     fn slot(&self, idx: u32) -> &Slot<C, I> {
         &self.slots[idx as usize]
@@ -488,5 +552,14 @@ impl<C, I, const N: usize> Storage<C, I> for ArrayStorage<C, I, N> {
             }
         }
         None
+    }
+    fn boxed_push(&self, entry: BoxedEntry<C, I>) -> Result<(), BoxedEntry<C, I>> {
+        Err(entry)
+    }
+    fn boxed_pop(&self) -> Option<BoxedEntry<C, I>> {
+        None
+    }
+    fn boxed_len(&self) -> usize {
+        0
     }
 }

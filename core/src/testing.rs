@@ -63,6 +63,28 @@ struct Script {
     /// Close count per connection id (ids beyond `TRACKED` are counted in `untracked`).
     close_counts: Box<[AtomicU8]>,
     double_closes: AtomicUsize,
+    connect_limit: AtomicUsize,
+    reset_limit: AtomicUsize,
+    ping_limit: AtomicUsize,
+}
+
+/// Encodes a limit a `*_within` call got: 0 = no call yet, 1 = `None`, `2 + n` = `n`
+/// nanoseconds (saturating).
+fn encode_limit(limit: Option<core::time::Duration>) -> usize {
+    match limit {
+        None => 1,
+        Some(d) => usize::try_from(d.as_nanos())
+            .unwrap_or(usize::MAX)
+            .saturating_add(2),
+    }
+}
+
+fn decode_limit(code: usize) -> Option<Option<core::time::Duration>> {
+    match code {
+        0 => None,
+        1 => Some(None),
+        n => Some(Some(core::time::Duration::from_nanos((n - 2) as u64))),
+    }
 }
 
 /// A manager that records every call and fails when told to. Clones share one script.
@@ -130,6 +152,9 @@ impl ScriptedManager {
                 disconnect_pings: AtomicUsize::new(0),
                 close_counts: (0..TRACKED).map(|_| AtomicU8::new(0)).collect(),
                 double_closes: AtomicUsize::new(0),
+                connect_limit: AtomicUsize::new(0),
+                reset_limit: AtomicUsize::new(0),
+                ping_limit: AtomicUsize::new(0),
             }),
         }
     }
@@ -185,6 +210,19 @@ impl ScriptedManager {
             .close_counts
             .get(id)
             .map_or(0, |c| c.load(Ordering::SeqCst))
+    }
+    /// The limit the last `connect_within` got (`None`: no connect yet; `Some(None)`: no
+    /// limit).
+    pub fn last_connect_limit(&self) -> Option<Option<core::time::Duration>> {
+        decode_limit(self.script.connect_limit.load(Ordering::SeqCst))
+    }
+    /// The limit the last `reset_within` got, as [`last_connect_limit`](Self::last_connect_limit).
+    pub fn last_reset_limit(&self) -> Option<Option<core::time::Duration>> {
+        decode_limit(self.script.reset_limit.load(Ordering::SeqCst))
+    }
+    /// The limit the last `ping_within` got, as [`last_connect_limit`](Self::last_connect_limit).
+    pub fn last_ping_limit(&self) -> Option<Option<core::time::Duration>> {
+        decode_limit(self.script.ping_limit.load(Ordering::SeqCst))
     }
     /// Whether any connection was closed more than once.
     pub fn any_double_close(&self) -> bool {
@@ -260,6 +298,36 @@ impl Manager for ScriptedManager {
 
     fn is_disconnect(&self, error: &ScriptedError) -> bool {
         *error == ScriptedError::Disconnect
+    }
+
+    fn connect_within(
+        &self,
+        limit: Option<core::time::Duration>,
+    ) -> Result<ScriptedConn, ScriptedError> {
+        let code = encode_limit(limit);
+        self.script.connect_limit.store(code, Ordering::SeqCst);
+        self.connect()
+    }
+
+    fn reset_within(
+        &self,
+        conn: &mut ScriptedConn,
+        mode: ResetMode,
+        limit: Option<core::time::Duration>,
+    ) -> Result<(), ScriptedError> {
+        let code = encode_limit(limit);
+        self.script.reset_limit.store(code, Ordering::SeqCst);
+        self.reset(conn, mode)
+    }
+
+    fn ping_within(
+        &self,
+        conn: &mut ScriptedConn,
+        limit: Option<core::time::Duration>,
+    ) -> Result<(), ScriptedError> {
+        let code = encode_limit(limit);
+        self.script.ping_limit.store(code, Ordering::SeqCst);
+        self.ping(conn)
     }
 }
 

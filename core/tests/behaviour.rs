@@ -8,8 +8,9 @@ use std::sync::{Arc, Mutex};
 
 use tarn_core::testing::{ManualClock, ScriptedConn, ScriptedError, ScriptedManager};
 use tarn_core::{
-    BuildError, Builder, CheckoutError, CheckoutEvent, Disconnected, Events, FixedPool, Hint,
-    IdleOrder, InvalidateReason, Pool, Pooled, ResetMode, State, MAX_CAPACITY,
+    BuildError, Builder, CheckoutError, CheckoutEvent, CloseReason, Disconnected, Events,
+    FixedPool, Hint, IdleOrder, InvalidateReason, Pool, Pooled, ResetMode, State, Waiters,
+    MAX_CAPACITY,
 };
 
 /// Records every event as a short string, and misbehaves on demand.
@@ -21,6 +22,8 @@ struct Recorder {
     /// Panic in the hook with this name (once).
     panic_in: Mutex<Option<&'static str>>,
     released: AtomicUsize,
+    /// The reason of every close event, in order.
+    reasons: Mutex<Vec<CloseReason>>,
 }
 
 impl Recorder {
@@ -72,7 +75,8 @@ impl Events<ScriptedConn> for Recorder {
     fn soft_invalidate(&self, conn: &mut ScriptedConn) {
         self.note("soft_invalidate", conn)
     }
-    fn close(&self, conn: &mut ScriptedConn) {
+    fn close(&self, conn: &mut ScriptedConn, reason: CloseReason) {
+        self.reasons.lock().unwrap().push(reason);
         self.note("close", conn)
     }
     fn detach(&self, conn: &mut ScriptedConn) {
@@ -81,9 +85,35 @@ impl Events<ScriptedConn> for Recorder {
     fn close_detached(&self, conn: &mut ScriptedConn) {
         self.note("close_detached", conn)
     }
+}
+
+impl Waiters for Recorder {
     fn released(&self) {
         self.released.fetch_add(1, Ordering::SeqCst);
     }
+}
+
+impl Recorder {
+    fn reasons(&self) -> Vec<CloseReason> {
+        std::mem::take(&mut *self.reasons.lock().unwrap())
+    }
+}
+
+#[test]
+fn a_connection_closed_by_a_panicking_hook_says_so() {
+    let m = ScriptedManager::new();
+    let rec = Recorder::new();
+    let p = Builder::new(m.clone()).events(rec.clone()).build().unwrap();
+    rec.panic_in("checkin");
+    let c = p.try_checkout().unwrap();
+    assert!(catch_unwind(AssertUnwindSafe(|| drop(c))).is_err());
+    assert_eq!(
+        rec.reasons(),
+        vec![CloseReason::Invalidated(InvalidateReason::Panicked)]
+    );
+    assert_eq!(p.state().open, 0);
+    drop(p);
+    m.assert_all_closed_once(0);
 }
 
 fn pool(m: &ScriptedManager, size: usize, overflow: usize) -> Pool<ScriptedManager> {
@@ -353,6 +383,7 @@ fn hard_invalidation_closes_now_and_frees_capacity() {
         .pool_size(1)
         .max_overflow(0)
         .events(rec.clone())
+        .waiters(rec.clone())
         .build()
         .unwrap();
     let c = p.try_checkout().unwrap();
@@ -520,10 +551,11 @@ fn affinity_keeps_at_most_pool_size_idle() {
     let conns: Vec<_> = (0..4).map(|_| p.try_checkout().unwrap()).collect();
     assert_eq!(m.opened(), 6);
     drop(conns);
-    // pool_size 0 keeps nothing.
+    // pool_size 0 sets no idle limit: every slot may be idle.
     let zero = affinity_pool(&m, 0, 2);
-    drop(zero.try_checkout().unwrap());
-    assert_eq!(zero.state().open, 0);
+    let both = (zero.try_checkout().unwrap(), zero.try_checkout().unwrap());
+    drop(both);
+    assert_eq!((zero.state().open, zero.state().idle), (2, 2));
     drop((p, zero));
     m.assert_all_closed_once(0);
 }
@@ -686,20 +718,32 @@ fn sizes_that_cannot_work_are_typed_errors() {
     ));
     assert!(
         b().pool_size(0).max_overflow(1).build().is_ok(),
-        "pool_size 0 keeps nothing idle"
+        "pool_size 0 sets no idle limit"
     );
     let msg = BuildError::ZeroCapacity.to_string();
     assert!(msg.contains("pool_size") && !msg.ends_with('.'), "{msg}");
 }
 
 #[test]
-fn pool_size_zero_closes_every_return() {
+fn pool_size_zero_sets_no_idle_limit_in_every_order_and_storage() {
+    // The reference's `Queue(maxsize=0)` is unbounded: nothing returned is closed for
+    // lack of room.
+    for order in [IdleOrder::Fifo, IdleOrder::Lifo, IdleOrder::Affinity] {
+        let m = ScriptedManager::new();
+        let p = pool_in(order, &m, 0, 3);
+        let out: Vec<_> = (0..3).map(|_| p.try_checkout().unwrap()).collect();
+        assert!(matches!(p.try_checkout(), Err(CheckoutError::WouldBlock)));
+        drop(out);
+        assert_eq!((p.state().idle, m.closed()), (3, 0), "{order:?}");
+        drop(p);
+        m.assert_all_closed_once(0);
+    }
     let m = ScriptedManager::new();
-    let p = pool(&m, 0, 2);
-    drop(p.try_checkout().unwrap());
-    assert_eq!(m.closed(), 1);
-    assert_eq!(p.state().open, 0);
-    drop(p);
+    let fixed: FixedPool<ScriptedManager, 3> = FixedPool::new(m.clone(), 0);
+    let out: Vec<_> = (0..3).map(|_| fixed.try_checkout().unwrap()).collect();
+    drop(out);
+    assert_eq!((fixed.state().idle, m.closed()), (3, 0));
+    drop(fixed);
     m.assert_all_closed_once(0);
 }
 

@@ -1,14 +1,14 @@
 //! Replays the committed fuzz corpus (`fuzz/corpus/`) as plain tests, decoding every input
 //! exactly as the fuzz targets do, plus hand-written scenarios that pin the model's rules.
 //!
-//! `model`: the pool against the sequential model (`tarn_core::model::run_ops`).
+//! `model`: the pool against the sequential model (`tarn_model::run_ops`).
 //! `threads`: the same operations from several threads, checking the invariants
-//! (`tarn_core::model::Concurrent`).
+//! (`tarn_model::Concurrent`).
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use tarn_core::model::{decode, run_ops, Concurrent, Op, StorageKind};
+use tarn_model::{decode, run_ops, Concurrent, Op, StorageKind};
 
 fn corpus(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -80,7 +80,7 @@ fn threads_corpus_replays_without_broken_invariants() {
     }
 }
 
-fn run(config: [u8; 4], ops: &[Op]) -> tarn_core::model::Report {
+fn run(config: [u8; 4], ops: &[Op]) -> tarn_model::Report {
     let data = input(config, ops);
     let (config, ops) = decode(&data);
     run_ops(&config, &ops).unwrap_or_else(|d| panic!("{d}"))
@@ -234,4 +234,85 @@ fn recycle_replaces_only_connections_strictly_older_than_the_age() {
         ],
     );
     assert_eq!((r.checkouts, r.opened), (3, 2));
+}
+
+// Config byte 2, bit 2: unlimited overflow; bit 3: keep nothing idle.
+const UNLIMITED: u8 = 4;
+const RETAIN_NOTHING: u8 = 8;
+
+#[test]
+fn unlimited_overflow_never_blocks_and_keeps_pool_size_idle() {
+    use Op::*;
+    // Heap, pool_size 2 (max_overflow ignored), every order byte: always FIFO, never blocks.
+    for order in [0, 0x20, 0x80] {
+        let r = run(
+            [(2 << 1) | order, 0, UNLIMITED, 0],
+            &[
+                Checkout,
+                Checkout,
+                Checkout,
+                Checkout,
+                Checkout,
+                Checkin(4), // the newest first: the idle set is empty, so it is kept
+                Checkin(0),
+                Checkin(0), // the idle set is full now: closed
+                Invalidate(0),
+                SoftInvalidate(0),
+                Checkin(0),
+                Checkout,
+                Checkout,
+                Checkout,
+                Dispose,
+            ],
+        );
+        assert_eq!((r.checkouts, r.would_block), (8, 0), "{r:?}");
+    }
+    // pool_size 0 with unlimited overflow keeps every return (up to the cap).
+    let r = run(
+        [0, 0, UNLIMITED, 0],
+        &[
+            Checkout,
+            Checkout,
+            Checkout,
+            Checkin(0),
+            Checkin(0),
+            Checkin(0),
+            Checkout,
+        ],
+    );
+    assert_eq!((r.checkouts, r.opened), (4, 3));
+}
+
+#[test]
+fn a_pool_that_keeps_nothing_closes_every_return_in_every_shape() {
+    use Op::*;
+    for (b0, b2) in [
+        (HEAP_2_1, RETAIN_NOTHING),            // bounded heap
+        (0, RETAIN_NOTHING | UNLIMITED),       // NullPool's shape
+        (1 | (1 << 1), RETAIN_NOTHING),        // fixed
+        (HEAP_2_1 | 0x80, RETAIN_NOTHING | 1), // affinity, commit
+    ] {
+        let r = run(
+            [b0, 0, b2, 0],
+            &[
+                Checkout,
+                Checkin(0),
+                Checkout,
+                Checkin(0),
+                Checkout,
+                Invalidate(0),
+            ],
+        );
+        assert_eq!((r.checkouts, r.opened), (3, 3), "{b0:#x} {b2:#x}: {r:?}");
+    }
+}
+
+#[test]
+fn a_fixed_pool_reads_unlimited_overflow_as_its_slots() {
+    use Op::*;
+    let r = run(
+        [1 | (1 << 1), 0, UNLIMITED, 0],
+        &[Checkout, Checkout, Checkout, Checkout, Checkout],
+    );
+    assert_eq!((r.checkouts, r.would_block), (4, 1));
 }

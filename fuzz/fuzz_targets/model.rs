@@ -1,10 +1,10 @@
 //! Random operation sequences on one pool, checked step by step against the sequential
-//! model (`tarn_core::model`): outcomes, which connection is handed out, which are closed,
-//! and every counter. Input format: `tarn_core::model::decode`.
+//! model (`tarn_model`): outcomes, which connection is handed out, which are closed,
+//! and every counter. Input format: `tarn_model::decode`.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tarn_core::model::{decode, run_ops};
+use tarn_model::{decode, run_ops};
 
 fuzz_target!(|data: &[u8]| {
     let (config, ops) = decode(data);

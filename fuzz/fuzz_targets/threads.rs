@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tarn_core::model::Concurrent;
+use tarn_model::Concurrent;
 
 fuzz_target!(|data: &[u8]| {
     if let Some(run) = Concurrent::new(data) {

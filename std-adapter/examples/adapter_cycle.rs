@@ -9,7 +9,7 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use tarn_pool::{Listener, Manager, Pool, ResetMode};
+use tarn_pool::{Events, Manager, Pool, ResetMode};
 
 /// Connections are numbers; reset does nothing.
 struct Numbers;
@@ -27,7 +27,7 @@ impl Manager for Numbers {
 }
 
 struct Nop;
-impl<C> Listener<C> for Nop {}
+impl<C> Events<C> for Nop {}
 
 fn measure(name: &str, mut f: impl FnMut()) {
     const N: u32 = 5_000_000;
@@ -82,7 +82,7 @@ fn main() {
 
 #[allow(dead_code)]
 fn core_only() {
-    let core = tarn_pool::core::Builder::new(Numbers)
+    let core = tarn_core::Builder::new(Numbers)
         .pool_size(4)
         .build()
         .unwrap();

@@ -1,31 +1,16 @@
-//! The adapter's wrappers around the user's manager and connections: what the core pool
-//! actually holds.
+//! The user's manager, made panic-safe, and the wall clock: what the core pool is given.
 //!
-//! - [`Tracked`] wraps each connection with what the adapter needs to log *why* it is
-//!   closed (its age, the pool-invalidation epoch it was opened in, a soft-invalidation mark).
-//! - [`Mgr`] wraps the user's [`Manager`] so that a panic in it becomes an error (a panicking
-//!   `connect` fails the checkout; a panicking `reset` or `ping` invalidates the connection;
-//!   a panicking `close` is logged and the connection dropped).
+//! [`Mgr`] wraps the user's [`Manager`] so that a panic in it becomes an error (a panicking
+//! `connect` fails the checkout; a panicking `reset` or `ping` invalidates the connection;
+//! a panicking `close` is logged and the connection dropped). The connections are the
+//! user's own: the core keeps what it needs about each one (age, generation, soft mark) and
+//! says why it closes one ([`tarn_core::CloseReason`]), so the adapter keeps no copy.
 
 use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tarn_core::{Manager, ResetMode};
-
-/// A connection and what the adapter knows about it.
-#[derive(Debug)]
-pub(crate) struct Tracked<C> {
-    pub(crate) conn: C,
-    /// Nanoseconds since the pool started, when the connection was opened.
-    pub(crate) born: u64,
-    /// The adapter's pool-invalidation epoch when the connection was opened.
-    pub(crate) epoch: usize,
-    /// Soft-invalidated (set by the `soft_invalidate` event).
-    pub(crate) soft: bool,
-}
 
 /// The error of the wrapped manager: the user's, or a panic.
 #[derive(Debug)]
@@ -45,65 +30,39 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
     }
 }
 
-/// The user's manager, made panic-safe, plus the clock and epoch every connection is stamped
-/// with.
+/// The user's manager, made panic-safe.
 pub(crate) struct Mgr<M> {
     pub(crate) inner: M,
-    pub(crate) start: Instant,
-    /// The adapter's mirror of the pool epoch: bumped by `invalidate_all`, `dispose`, and a
-    /// pre-ping that fails with a disconnect. Only used to tell why a connection is replaced.
-    pub(crate) epoch: Arc<AtomicUsize>,
 }
 
-impl<M> Mgr<M> {
-    pub(crate) fn new(inner: M, start: Instant, epoch: Arc<AtomicUsize>) -> Self {
-        Mgr {
-            inner,
-            start,
-            epoch,
-        }
-    }
-
-    pub(crate) fn now_nanos(&self) -> u64 {
-        u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX)
-    }
+fn panicked<E>(step: &str, p: &(dyn Any + Send)) -> MgrError<E> {
+    MgrError::Panicked(format!(
+        "the manager panicked in {step}: {}",
+        panic_message(p)
+    ))
 }
 
 impl<M: Manager> Manager for Mgr<M> {
-    type Connection = Tracked<M::Connection>;
+    type Connection = M::Connection;
     type Error = MgrError<M::Error>;
 
     fn connect(&self) -> Result<Self::Connection, Self::Error> {
-        let epoch = self.epoch.load(Ordering::Relaxed);
-        let born = self.now_nanos();
         match catch_unwind(AssertUnwindSafe(|| self.inner.connect())) {
-            Ok(Ok(conn)) => Ok(Tracked {
-                conn,
-                born,
-                epoch,
-                soft: false,
-            }),
-            Ok(Err(e)) => Err(MgrError::Manager(e)),
-            Err(p) => Err(MgrError::Panicked(format!(
-                "the manager panicked in connect: {}",
-                panic_message(&*p)
-            ))),
+            Ok(r) => r.map_err(MgrError::Manager),
+            Err(p) => Err(panicked("connect", &*p)),
         }
     }
 
     #[inline]
     fn reset(&self, conn: &mut Self::Connection, mode: ResetMode) -> Result<(), Self::Error> {
-        match catch_unwind(AssertUnwindSafe(|| self.inner.reset(&mut conn.conn, mode))) {
+        match catch_unwind(AssertUnwindSafe(|| self.inner.reset(conn, mode))) {
             Ok(r) => r.map_err(MgrError::Manager),
-            Err(p) => Err(MgrError::Panicked(format!(
-                "the manager panicked in reset: {}",
-                panic_message(&*p)
-            ))),
+            Err(p) => Err(panicked("reset", &*p)),
         }
     }
 
     fn close(&self, conn: Self::Connection) {
-        if let Err(p) = catch_unwind(AssertUnwindSafe(|| self.inner.close(conn.conn))) {
+        if let Err(p) = catch_unwind(AssertUnwindSafe(|| self.inner.close(conn))) {
             tracing::error!(
                 "Exception closing connection: the manager panicked: {}",
                 panic_message(&*p)
@@ -112,76 +71,39 @@ impl<M: Manager> Manager for Mgr<M> {
     }
 
     fn ping(&self, conn: &mut Self::Connection) -> Result<(), Self::Error> {
-        match catch_unwind(AssertUnwindSafe(|| self.inner.ping(&mut conn.conn))) {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => {
-                if self.is_disconnect_inner(&e) {
-                    // The core bumps its epoch for this too (every older connection is
-                    // replaced as it comes out); mirror it for the log messages.
-                    self.epoch.fetch_add(1, Ordering::Relaxed);
-                    tracing::info!("Pre-ping found a disconnect; the pool is invalidated");
-                }
-                Err(MgrError::Manager(e))
-            }
-            Err(p) => Err(MgrError::Panicked(format!(
-                "the manager panicked in ping: {}",
-                panic_message(&*p)
-            ))),
-        }
+        let r = catch_unwind(AssertUnwindSafe(|| self.inner.ping(conn)));
+        self.pinged(r)
     }
 
-    fn connect_within(
-        &self,
-        limit: Option<std::time::Duration>,
-    ) -> Result<Self::Connection, Self::Error> {
-        let epoch = self.epoch.load(Ordering::Relaxed);
-        let born = self.now_nanos();
+    fn connect_within(&self, limit: Option<Duration>) -> Result<Self::Connection, Self::Error> {
         match catch_unwind(AssertUnwindSafe(|| self.inner.connect_within(limit))) {
-            Ok(Ok(conn)) => Ok(Tracked {
-                conn,
-                born,
-                epoch,
-                soft: false,
-            }),
-            Ok(Err(e)) => Err(MgrError::Manager(e)),
-            Err(p) => Err(MgrError::Panicked(format!(
-                "the manager panicked in connect: {}",
-                panic_message(&*p)
-            ))),
+            Ok(r) => r.map_err(MgrError::Manager),
+            Err(p) => Err(panicked("connect", &*p)),
         }
     }
 
+    #[inline]
     fn reset_within(
         &self,
         conn: &mut Self::Connection,
         mode: ResetMode,
-        limit: Option<std::time::Duration>,
+        limit: Option<Duration>,
     ) -> Result<(), Self::Error> {
         match catch_unwind(AssertUnwindSafe(|| {
-            self.inner.reset_within(&mut conn.conn, mode, limit)
+            self.inner.reset_within(conn, mode, limit)
         })) {
             Ok(r) => r.map_err(MgrError::Manager),
-            Err(p) => Err(MgrError::Panicked(format!(
-                "the manager panicked in reset: {}",
-                panic_message(&*p)
-            ))),
+            Err(p) => Err(panicked("reset", &*p)),
         }
     }
 
     fn ping_within(
         &self,
         conn: &mut Self::Connection,
-        limit: Option<std::time::Duration>,
+        limit: Option<Duration>,
     ) -> Result<(), Self::Error> {
-        match catch_unwind(AssertUnwindSafe(|| {
-            self.inner.ping_within(&mut conn.conn, limit)
-        })) {
-            Ok(r) => r.map_err(MgrError::Manager),
-            Err(p) => Err(MgrError::Panicked(format!(
-                "the manager panicked in ping: {}",
-                panic_message(&*p)
-            ))),
-        }
+        let r = catch_unwind(AssertUnwindSafe(|| self.inner.ping_within(conn, limit)));
+        self.pinged(r)
     }
 
     fn is_disconnect(&self, error: &Self::Error) -> bool {
@@ -193,7 +115,46 @@ impl<M: Manager> Manager for Mgr<M> {
 }
 
 impl<M: Manager> Mgr<M> {
+    /// A ping's outcome: a disconnect is logged (the core invalidates the pool for it).
+    fn pinged(
+        &self,
+        r: std::thread::Result<Result<(), M::Error>>,
+    ) -> Result<(), MgrError<M::Error>> {
+        match r {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => {
+                if self.is_disconnect_inner(&e) {
+                    tracing::info!("Pre-ping found a disconnect; the pool is invalidated");
+                }
+                Err(MgrError::Manager(e))
+            }
+            Err(p) => Err(panicked("ping", &*p)),
+        }
+    }
+
     fn is_disconnect_inner(&self, e: &M::Error) -> bool {
         catch_unwind(AssertUnwindSafe(|| self.inner.is_disconnect(e))).unwrap_or(false)
+    }
+}
+
+/// Time for the core's recycle check: nanoseconds since the pool was built. Read by the core
+/// only when a recycle age is set.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StdClock {
+    start: Instant,
+}
+
+impl StdClock {
+    pub(crate) fn new() -> Self {
+        StdClock {
+            start: Instant::now(),
+        }
+    }
+}
+
+impl tarn_core::Clock for StdClock {
+    #[inline]
+    fn now(&self) -> u64 {
+        u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX)
     }
 }

@@ -1,10 +1,11 @@
-//! tarn: a connection pool with SQLAlchemy's semantics, for threads.
+//! tarn-pool: a connection pool with SQLAlchemy's semantics, for threads.
 //!
-//! This crate is the std adapter over the lock-free `tarn-core`: it adds waiting (first come,
-//! first served by default, or eventually fair: see [`Fairness`]; with timeouts), the
-//! reference's five pool kinds, listeners for every event,
-//! a registry of pools keyed by connect arguments, `tracing` logs, and managers for real
-//! databases.
+//! This crate is the std adapter over the lock-free `tarn-core`, which runs every step of a
+//! connection's life. It adds waiting (first come, first served by default, or eventually
+//! fair: see [`Fairness`]; with timeouts that bound every manager call a checkout makes),
+//! the reference's five pool kinds as policies over a core pool, listeners for every event
+//! (tarn-core's [`Events`] trait, re-exported), a registry of pools keyed by connect
+//! arguments, `tracing` logs, and managers for real databases.
 //!
 //! ```
 //! use std::time::Duration;
@@ -34,7 +35,7 @@
 //!
 //! | kind | what it does |
 //! |---|---|
-//! | [`Pool`] (= [`QueuePool`]) | `pool_size` kept, `max_overflow` more under load, waiting with a timeout |
+//! | [`Pool`] (the reference's `QueuePool`) | `pool_size` kept, `max_overflow` more under load, waiting with a timeout |
 //! | [`NullPool`] | opens and closes a connection per checkout |
 //! | [`StaticPool`] | one connection shared by every caller |
 //! | [`AssertionPool`] | at most one connection out; a second checkout is an error |
@@ -46,10 +47,15 @@
 //! handling is closed, every count stays right, and the caller gets [`Error::Panicked`].
 #![forbid(unsafe_code)]
 
+// Layers, one way: the kinds (`pool/`, `kinds/`) over `builder.rs` / `config.rs`, over the
+// adapter's wrappers of the user's code (`adapt.rs`: the manager; `events.rs`: the
+// listeners) and its waiting (`wait.rs`, through `sync.rs`), over tarn-core.
 mod adapt;
-mod base;
+mod builder;
+mod config;
 mod error;
 mod events;
+mod keyed_pools;
 mod kinds;
 mod pool;
 mod registry;
@@ -58,18 +64,18 @@ mod wait;
 
 pub mod managers;
 
-pub use tarn_core as core;
-
-pub use base::KindBuilder;
+pub use builder::Builder;
+pub use config::DEFAULT_TIMEOUT;
 pub use error::Error;
-pub use events::{CheckoutEvent, Disconnected, Listener, Stats};
+pub use events::Stats;
+pub use keyed_pools::Registry;
 pub use kinds::{
     AssertionPool, KindConnection, NullPool, SingletonThreadPool, StaticConnection, StaticPool,
 };
-pub use pool::{
-    Builder, OwnedPooledConnection, Pool, PooledConnection, QueuePool, State, DEFAULT_TIMEOUT,
-    UNBOUNDED_IDLE_CAP,
+pub use pool::{OwnedPooledConnection, Pool, PooledConnection};
+pub use registry::ConnectArgs;
+pub use tarn_core::{
+    BuildError, CheckoutEvent, CloseReason, Disconnected, Events, IdleOrder, InvalidateReason,
+    Manager, ResetMode, State, UNBOUNDED_IDLE_CAP,
 };
-pub use registry::{ConnectArgs, Registry};
-pub use tarn_core::{BuildError, IdleOrder, InvalidateReason, Manager, ResetMode};
 pub use wait::Fairness;

@@ -60,3 +60,10 @@ pub(crate) fn loom_seqcst_fence() {
     #[cfg(tarn_loom)]
     loom::sync::atomic::fence(Ordering::SeqCst);
 }
+
+/// Locks a std `Mutex` (the simple kinds' and the registry's, which the loom models do not
+/// reach), ignoring poisoning for the reason [`lock`] gives.
+#[inline]
+pub(crate) fn lock_std<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}

@@ -4,8 +4,8 @@
 //!
 //! A thread that finds no connection registers at the back of the queue and sleeps until it
 //! holds a *notification*, then retries the core. Notifications are handed out by
-//! [`WaitQueue::released`], which tarn-core calls (through `Events::released`) after every
-//! change that makes a checkout possible: a connection returned to the idle queue, a
+//! [`WaitQueue::released`], which tarn-core calls (the queue is the core pool's `Waiters`)
+//! after every change that makes a checkout possible: a connection returned to the idle queue, a
 //! connection closed or detached (its capacity came back), a failed connect that gave its
 //! capacity back, the first-connect hook finished.
 //!
@@ -204,9 +204,8 @@ pub(crate) struct WaitQueue {
     waiters: AtomicUsize,
     /// What closes the fast path to newcomers, so that it is one load whatever the policy:
     /// with strict fairness the number of registered waiters (the same as `waiters`, kept
-    /// twice on purpose: choosing between `waiters` and a reservation count by policy on the
-    /// fast path measured 0.5–0.8 ns slower per cycle), with eventual fairness the number of
-    /// waiters with capacity reserved for them.
+    /// twice so that the fast path reads one counter whatever the policy, with no branch on
+    /// it), with eventual fairness the number of waiters with capacity reserved for them.
     closed: AtomicUsize,
     /// `None`: strict; `Some(turn)`: eventual.
     turn: Option<Duration>,
@@ -219,6 +218,16 @@ impl std::fmt::Debug for WaitQueue {
             .field("waiters", &self.waiting())
             .field("fairness", &self.fairness())
             .finish_non_exhaustive()
+    }
+}
+
+impl tarn_core::Waiters for WaitQueue {
+    #[inline]
+    fn released(&self) {
+        WaitQueue::released(self)
+    }
+    fn waiting(&self) -> usize {
+        WaitQueue::waiting(self)
     }
 }
 

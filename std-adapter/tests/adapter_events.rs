@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use tarn_core::testing::ScriptedManager;
 use tarn_pool::{
-    CheckoutEvent, Disconnected, Error, InvalidateReason, Listener, Pool, PooledConnection,
-    ResetMode,
+    CheckoutEvent, CloseReason, Disconnected, Error, Events, InvalidateReason, Pool,
+    PooledConnection, ResetMode,
 };
 
 #[derive(Default)]
@@ -22,7 +22,7 @@ impl Log {
     }
 }
 
-impl<C> Listener<C> for Log {
+impl<C> Events<C> for Log {
     fn first_connect(&self, _: &mut C) {
         self.push("first_connect");
     }
@@ -45,7 +45,7 @@ impl<C> Listener<C> for Log {
     fn soft_invalidate(&self, _: &mut C) {
         self.push("soft_invalidate");
     }
-    fn close(&self, _: &mut C) {
+    fn close(&self, _: &mut C, _: CloseReason) {
         self.push("close");
     }
     fn detach(&self, _: &mut C) {
@@ -115,7 +115,7 @@ fn listeners_can_be_added_later_and_many_run_in_order() {
     drop(pool.get().unwrap());
     assert!(log.take().is_empty());
     struct Tag(Arc<Log>, &'static str);
-    impl<C> Listener<C> for Tag {
+    impl<C> Events<C> for Tag {
         fn checkin(&self, _: &mut C) {
             self.0.push(self.1);
         }
@@ -133,7 +133,7 @@ fn first_connect_runs_once_and_the_others_wait_for_it() {
         running: AtomicBool,
         overlapped: AtomicBool,
     }
-    impl<C> Listener<C> for Slow {
+    impl<C> Events<C> for Slow {
         fn first_connect(&self, _: &mut C) {
             self.first.fetch_add(1, Ordering::SeqCst);
             self.running.store(true, Ordering::SeqCst);
@@ -180,7 +180,7 @@ struct PanicOn {
     checkin: AtomicUsize,
 }
 
-impl<C> Listener<C> for PanicOn {
+impl<C> Events<C> for PanicOn {
     fn checkout(&self, _: &mut C, _: &CheckoutEvent) -> Result<(), Disconnected> {
         if self.checkout.fetch_sub(1, Ordering::SeqCst) == 1 {
             panic!("listener boom at checkout");
@@ -263,7 +263,7 @@ fn a_guard_dropped_while_panicking_is_invalidated_not_reset() {
 #[test]
 fn a_listener_answering_disconnected_gets_a_fresh_connection() {
     struct RejectFirst(AtomicUsize);
-    impl<C> Listener<C> for RejectFirst {
+    impl<C> Events<C> for RejectFirst {
         fn checkout(&self, _: &mut C, _: &CheckoutEvent) -> Result<(), Disconnected> {
             if self.0.fetch_sub(1, Ordering::SeqCst) > 0 {
                 Err(Disconnected)

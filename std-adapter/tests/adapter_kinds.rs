@@ -4,7 +4,8 @@ use std::sync::{Arc, Mutex};
 
 use tarn_core::testing::ScriptedManager;
 use tarn_pool::{
-    AssertionPool, Error, KindConnection, Listener, NullPool, SingletonThreadPool, StaticPool,
+    AssertionPool, CloseReason, Error, Events, KindConnection, NullPool, SingletonThreadPool,
+    StaticPool,
 };
 
 #[test]
@@ -194,7 +195,7 @@ fn singleton_thread_pool_checkout_from_a_thread_local_destructor_works() {
 fn kinds_fire_listener_events() {
     #[derive(Default)]
     struct Log(Mutex<Vec<&'static str>>);
-    impl<C> Listener<C> for Log {
+    impl<C> Events<C> for Log {
         fn first_connect(&self, _: &mut C) {
             self.0.lock().unwrap().push("first_connect");
         }
@@ -204,7 +205,7 @@ fn kinds_fire_listener_events() {
         fn checkin(&self, _: &mut C) {
             self.0.lock().unwrap().push("checkin");
         }
-        fn close(&self, _: &mut C) {
+        fn close(&self, _: &mut C, _: CloseReason) {
             self.0.lock().unwrap().push("close");
         }
     }

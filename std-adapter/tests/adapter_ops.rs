@@ -6,7 +6,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tarn_core::testing::ScriptedManager;
-use tarn_pool::{ConnectArgs, Listener, Pool, PooledConnection, Registry};
+use tarn_pool::{
+    AssertionPool, ConnectArgs, Events, NullPool, Pool, PooledConnection, Registry,
+    SingletonThreadPool, StaticPool,
+};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Level, Metadata, Subscriber};
@@ -138,7 +141,7 @@ fn echo_logs_checkout_and_checkin_at_debug() {
 #[test]
 fn recreate_keeps_configuration_and_listeners_and_connects_nothing() {
     struct Count(AtomicUsize);
-    impl<C> Listener<C> for Count {
+    impl<C> Events<C> for Count {
         fn connect(&self, _: &mut C) {
             self.0.fetch_add(1, Ordering::SeqCst);
         }
@@ -156,7 +159,7 @@ fn recreate_keeps_configuration_and_listeners_and_connects_nothing() {
     drop(pool.get().unwrap());
     let fresh = pool.recreate();
     let st = fresh.state();
-    assert_eq!((st.pool_size, st.max_overflow, st.open), (3, 2, 0));
+    assert_eq!((st.pool_size, st.max_overflow, st.open), (3, Some(2), 0));
     assert_eq!(fresh.timeout(), Duration::from_millis(250));
     assert_eq!(fresh.logging_name(), "main");
     assert_eq!(manager.opened(), 1, "recreate connects nothing");
@@ -286,4 +289,40 @@ fn connection_strings_and_logging_names_are_redacted() {
     });
     assert!(!cap.lines().is_empty());
     assert!(cap.lines().iter().all(|l| !l.contains("hunter2")));
+}
+
+#[test]
+fn builders_never_print_a_password_in_the_logging_name() {
+    let name = "postgres://app:hunter2@db.example/orders";
+    let shown = [
+        format!(
+            "{:?}",
+            Pool::builder(ScriptedManager::new()).logging_name(name)
+        ),
+        format!(
+            "{:?}",
+            NullPool::builder(ScriptedManager::new()).logging_name(name)
+        ),
+        format!(
+            "{:?}",
+            StaticPool::builder(ScriptedManager::new()).logging_name(name)
+        ),
+        format!(
+            "{:?}",
+            AssertionPool::builder(ScriptedManager::new()).logging_name(name)
+        ),
+        format!(
+            "{:?}",
+            SingletonThreadPool::builder(ScriptedManager::new()).logging_name(name)
+        ),
+    ];
+    for s in &shown {
+        assert!(!s.contains("hunter2"), "{s}");
+        assert!(s.contains("postgres://app:***@db.example/orders"), "{s}");
+    }
+    let pool = NullPool::builder(ScriptedManager::new())
+        .logging_name(name)
+        .build();
+    assert_eq!(pool.logging_name(), "postgres://app:***@db.example/orders");
+    assert!(!format!("{pool:?}").contains("hunter2"));
 }

@@ -5,7 +5,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tarn_pool::{InvalidateReason, Listener, Manager, Pool, PooledConnection, ResetMode};
+use tarn_pool::{
+    CloseReason, Events, InvalidateReason, Manager, Pool, PooledConnection, ResetMode,
+};
 
 /// Counts what the pool did, through its listener hooks.
 #[derive(Debug, Default)]
@@ -27,7 +29,7 @@ impl Counts {
     }
 }
 
-impl<C> Listener<C> for Counts {
+impl<C> Events<C> for Counts {
     fn connect(&self, _conn: &mut C) {
         self.connected.fetch_add(1, Ordering::SeqCst);
     }
@@ -37,7 +39,7 @@ impl<C> Listener<C> for Counts {
             self.ping_failed.fetch_add(1, Ordering::SeqCst);
         }
     }
-    fn close(&self, _conn: &mut C) {
+    fn close(&self, _conn: &mut C, _reason: CloseReason) {
         self.closed.fetch_add(1, Ordering::SeqCst);
     }
 }

@@ -167,7 +167,7 @@ impl Events<Conn> for Hooks {
         Ok(())
     }
 
-    fn close(&self, _conn: &mut Conn) {
+    fn close(&self, _conn: &mut Conn, _reason: tarn_core::CloseReason) {
         self.0.live.fetch_sub(1, Ordering::SeqCst);
     }
 

@@ -1,6 +1,6 @@
-//! A sequential model of the pool's semantics, the operation decoder shared by the fuzz
-//! targets and the corpus replay test, and two runners (feature `testing`; not part of the
-//! stable API):
+//! tarn-model: a sequential model of the pool's semantics, the operation decoder shared by
+//! the fuzz targets and the corpus replay test, and two runners. A `publish = false` crate of
+//! the workspace: it is not part of what tarn ships.
 //!
 //! - [`run_ops`] drives a real pool and the model through the same operations, one at a
 //!   time, and reports the first divergence: an outcome, which connection was handed out,
@@ -25,7 +25,7 @@
 //! - a failed connect gives its capacity back;
 //! - a checkin resets the connection (unless the reset mode is `None`); a failed reset closes
 //!   it; a soft-invalidated or stale connection is closed; otherwise it is kept if fewer than
-//!   `pool_size` are idle, and closed if not;
+//!   `pool_size` are idle (`pool_size` 0: no limit), and closed if not;
 //! - `dispose` closes the idle connections now and the checked-out ones when they come back;
 //!   a pool that is dropped closes its idle connections.
 //!
@@ -35,7 +35,7 @@
 //! is one [`Op`] (an opcode and an argument). Any byte string is a valid input.
 //!
 //! ```
-//! use tarn_core::model::{decode, run_ops};
+//! use tarn_model::{decode, run_ops};
 //!
 //! // A heap pool, pool_size 1, max_overflow 1: check out twice, return both.
 //! let input = [0b0000_1010, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0];
@@ -45,27 +45,21 @@
 //! assert_eq!(report.opened, 2);
 //! assert_eq!(report.closed, 2); // one closed at checkin (overflow), one when the pool is dropped
 //! ```
+#![warn(missing_docs, missing_debug_implementations)]
 
-use alloc::boxed::Box;
-use alloc::collections::VecDeque;
-use alloc::format;
-use alloc::string::String;
-use alloc::sync::Arc;
-use alloc::vec::Vec;
-use core::fmt;
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::Arc;
 
-use crate::builder::Builder;
-use crate::error::{BuildError, CheckoutError};
-use crate::events::{CheckoutEvent, Disconnected, Events};
-use crate::guard::Pooled;
-use crate::manager::ResetMode;
-use crate::pool::RawPool;
-use crate::settings::Settings;
-use crate::storage::{ArrayStorage, HeapStorage, Hint, IdleOrder, Storage};
-use crate::sync::{AtomicU8, AtomicUsize, Ordering};
-use crate::testing::{ManualClock, ScriptedConn, ScriptedError, ScriptedManager};
+use tarn_core::testing::{ManualClock, ScriptedConn, ScriptedError, ScriptedManager};
+use tarn_core::{
+    ArrayStorage, BuildError, Builder, CheckoutError, CheckoutEvent, CloseReason, Disconnected,
+    Events, HeapStorage, Hint, IdleOrder, Pooled, RawPool, ResetMode, Retain, Settings, Storage,
+    UNBOUNDED_IDLE_CAP,
+};
 
-/// The number of slots of the [`FixedPool`](crate::FixedPool) the runners use.
+/// The number of slots of the [`FixedPool`](tarn_core::FixedPool) the runners use.
 pub const FIXED_SLOTS: usize = 4;
 
 /// The most operations [`decode`] reads from one input (the rest is ignored), which keeps
@@ -78,9 +72,9 @@ const MAX_IDS: usize = 4 * MAX_OPS + 8;
 /// Which storage the pool under test uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StorageKind {
-    /// A heap [`Pool`](crate::Pool) built by [`Builder`].
+    /// A heap [`Pool`](tarn_core::Pool) built by [`Builder`].
     Heap,
-    /// A [`FixedPool`](crate::FixedPool) of [`FIXED_SLOTS`] slots.
+    /// A [`FixedPool`](tarn_core::FixedPool) of [`FIXED_SLOTS`] slots.
     Fixed,
 }
 
@@ -104,6 +98,11 @@ pub struct Config {
     pub reset: ResetMode,
     /// Threads of a [`Concurrent`] run (2 or 3).
     pub threads: usize,
+    /// Unlimited overflow (`max_overflow` is then ignored; a fixed pool reads it as all of
+    /// its slots).
+    pub unlimited: bool,
+    /// Keep nothing idle ([`Retain::Nothing`]).
+    pub retain_nothing: bool,
 }
 
 impl Config {
@@ -112,7 +111,8 @@ impl Config {
     /// - byte 0: bit 0 fixed storage, bits 1–2 `pool_size`, bits 3–4 `max_overflow`,
     ///   bit 5 LIFO, bit 6 pre-ping, bit 7 affinity (over bit 5; heap storage only);
     /// - byte 1: bit 0 set means a recycle age of `(byte >> 1) % 8` ticks;
-    /// - byte 2: reset mode (`% 3`: rollback, commit, none);
+    /// - byte 2: bits 0–1 reset mode (`% 3`: rollback, commit, none), bit 2 unlimited
+    ///   overflow, bit 3 keep nothing idle;
     /// - byte 3: threads (`2 + byte % 2`).
     pub fn decode(bytes: &[u8]) -> Config {
         let b = |i: usize| bytes.get(i).copied().unwrap_or(0);
@@ -134,13 +134,21 @@ impl Config {
             },
             pre_ping: b0 & 0x40 != 0,
             recycle: (b1 & 1 == 1).then_some(u64::from((b1 >> 1) % 8)),
-            reset: match b2 % 3 {
+            reset: match (b2 & 3) % 3 {
                 0 => ResetMode::Rollback,
                 1 => ResetMode::Commit,
                 _ => ResetMode::None,
             },
             threads: 2 + usize::from(b3 % 2),
+            unlimited: b2 & 4 != 0,
+            retain_nothing: b2 & 8 != 0,
         }
+    }
+
+    /// Whether the pool under test has unlimited overflow (heap storage only: a fixed pool
+    /// reads the setting as all of its slots).
+    fn unlimited_heap(&self) -> bool {
+        self.unlimited && self.storage == StorageKind::Heap
     }
 
     /// The settings the pool is built with.
@@ -154,12 +162,21 @@ impl Config {
         if let Some(age) = self.recycle {
             s = s.recycle(age);
         }
+        if self.unlimited {
+            s = s.unlimited_overflow();
+        }
+        if self.retain_nothing {
+            s = s.retain(Retain::Nothing);
+        }
         s
     }
 
-    /// `(pool_size, capacity, order)` as the rules say the pool will use them.
+    /// `(pool_size, capacity, order)` as the rules say the pool will use them. Unlimited
+    /// overflow: no capacity (`usize::MAX`), and idle connections are handed out oldest
+    /// first whatever the order.
     fn effective(&self) -> (usize, usize, IdleOrder) {
         match self.storage {
+            StorageKind::Heap if self.unlimited => (self.pool_size, usize::MAX, IdleOrder::Fifo),
             StorageKind::Heap => (
                 self.pool_size,
                 self.pool_size + self.max_overflow,
@@ -338,7 +355,7 @@ impl Events<ScriptedConn> for ScriptedEvents {
         }
         Ok(())
     }
-    fn close(&self, _conn: &mut ScriptedConn) {
+    fn close(&self, _conn: &mut ScriptedConn, _reason: CloseReason) {
         self.leave();
     }
     fn detach(&self, _conn: &mut ScriptedConn) {
@@ -425,6 +442,9 @@ enum Outcome {
 struct Model {
     pool_size: usize,
     capacity: usize,
+    /// Unlimited overflow (heap): no capacity, no slots.
+    unlimited: bool,
+    retain_nothing: bool,
     order: IdleOrder,
     pre_ping: bool,
     recycle: Option<u64>,
@@ -479,11 +499,36 @@ impl MPool {
 }
 
 impl Model {
+    /// How many slots the pool has (none with unlimited overflow).
+    fn slots(&self) -> usize {
+        if self.unlimited {
+            0
+        } else {
+            self.capacity
+        }
+    }
+
+    /// How many may be idle: `pool_size`, or for `pool_size` 0 (no limit) every slot
+    /// ([`UNBOUNDED_IDLE_CAP`] with unlimited overflow); none for a pool that keeps nothing.
+    fn idle_bound(&self) -> usize {
+        if self.retain_nothing {
+            0
+        } else if self.pool_size > 0 {
+            self.pool_size
+        } else if self.unlimited {
+            UNBOUNDED_IDLE_CAP
+        } else {
+            self.capacity
+        }
+    }
+
     fn new(config: &Config) -> Self {
         let (pool_size, capacity, order) = config.effective();
         let mut m = Model {
             pool_size,
             capacity,
+            unlimited: config.unlimited_heap(),
+            retain_nothing: config.retain_nothing,
             order,
             pre_ping: config.pre_ping,
             recycle: config.recycle,
@@ -507,7 +552,7 @@ impl Model {
             touched: Vec::new(),
             hint: 0,
         };
-        m.pools.push(MPool::new(capacity));
+        m.pools.push(MPool::new(m.slots()));
         m
     }
 
@@ -578,6 +623,11 @@ impl Model {
             }
             return self.hand_out(p, conn);
         }
+        if self.unlimited {
+            // Every connection lives in an overflow entry of its own: no slot.
+            self.pools[p].open += 1;
+            return self.replace(p, usize::MAX);
+        }
         if self.pools[p].open >= self.capacity {
             return Outcome::WouldBlock;
         }
@@ -593,7 +643,9 @@ impl Model {
     /// a failed connect).
     fn free_slot(&mut self, p: usize, slot: usize) {
         self.pools[p].open -= 1;
-        self.pools[p].free.push(slot);
+        if !self.unlimited {
+            self.pools[p].free.push(slot);
+        }
     }
 
     /// Opens a connection in capacity already counted for pool `p`, in `slot`, and hands it
@@ -665,7 +717,7 @@ impl Model {
         if result.is_ok() {
             if conn.soft || conn.epoch != self.pools[p].epoch {
                 self.close_out(p, conn);
-            } else if self.pools[p].idle.len() < self.pool_size {
+            } else if self.pools[p].idle.len() < self.idle_bound() {
                 self.pools[p].idle.push_back(conn);
             } else {
                 self.close_out(p, conn);
@@ -700,7 +752,7 @@ impl Model {
 
     fn recreate(&mut self) {
         let old = self.current;
-        self.pools.push(MPool::new(self.capacity));
+        self.pools.push(MPool::new(self.slots()));
         self.current = self.pools.len() - 1;
         self.maybe_drop(old);
     }
@@ -749,9 +801,9 @@ pub fn run_ops(config: &Config, ops: &[Op]) -> Result<Report, Divergence> {
     let parts = Parts::default();
     match config.storage {
         StorageKind::Heap => {
-            let expected = if config.pool_size + config.max_overflow == 0 {
+            let expected = if config.pool_size + config.max_overflow == 0 && !config.unlimited {
                 Err(BuildError::ZeroCapacity)
-            } else if config.order == IdleOrder::Fifo && cfg!(tarn_loom) {
+            } else if (config.order == IdleOrder::Fifo || config.unlimited) && cfg!(tarn_loom) {
                 Err(BuildError::FifoUnavailable)
             } else {
                 Ok(())
@@ -1076,7 +1128,7 @@ enum AnyTestPool {
 /// The caller spawns the threads (tarn-core does not know about threads):
 ///
 /// ```
-/// use tarn_core::model::Concurrent;
+/// use tarn_model::Concurrent;
 ///
 /// let input = [0b0000_1010, 0, 0, 1, 0, 0, 0, 0, 5, 0, 0, 0, 5, 0, 8, 0];
 /// if let Some(run) = Concurrent::new(&input) {
@@ -1118,7 +1170,7 @@ impl Concurrent {
             StorageKind::Heap => AnyTestPool::Heap(Box::new(build_heap(&parts, &config).ok()?)),
             StorageKind::Fixed => AnyTestPool::Fixed(Box::new(build_fixed(&parts, &config))),
         };
-        let mut per_thread = alloc::vec![Vec::new(); config.threads];
+        let mut per_thread = vec![Vec::new(); config.threads];
         for (i, op) in ops.into_iter().enumerate() {
             per_thread[i % config.threads].push(op);
         }
@@ -1246,6 +1298,8 @@ impl Concurrent {
             AnyTestPool::Heap(pool) => (pool.state(), pool.settings().pool_size),
             AnyTestPool::Fixed(pool) => (pool.state(), pool.settings().pool_size),
         };
+        // `pool_size` 0: no idle limit beyond the slots.
+        let config = if config == 0 { usize::MAX } else { config };
         let manager = &self.parts.manager;
         assert_eq!(
             state.checked_out, 0,
