@@ -4,7 +4,8 @@
 //! deadlock (loom reports every thread blocked), because under loom a timed park is untimed.
 //!
 //! ```sh
-//! RUSTFLAGS="--cfg tarn_loom" LOOM_MAX_PREEMPTIONS=2 CARGO_TARGET_DIR=target/loom \
+//! RUSTFLAGS="--cfg tarn_loom" CARGO_PROFILE_RELEASE_DEBUG_ASSERTIONS=true \
+//!     CARGO_TARGET_DIR=target/loom-debug LOOM_MAX_PREEMPTIONS=2 \
 //!     cargo test -p loom-tests --release --test adapter_connect
 //! ```
 #![cfg(tarn_loom)]
