@@ -1,5 +1,6 @@
 //! The allocation-free pool: `FixedPool`'s never-used-slot counter, free stack and tagged idle
-//! stack, from two and three threads.
+//! stack, from two and three threads, including several threads claiming never-used slots
+//! at once.
 #![cfg(tarn_loom)]
 
 mod common;
@@ -7,7 +8,7 @@ mod common;
 use common::{assert_quiescent, model, Holders, Hooks, Mgr};
 use loom::sync::Arc;
 use loom::thread;
-use tarn_core::{FixedPool, NoClock, Settings};
+use tarn_core::{FixedPool, NoClock, RawPool, Settings};
 
 fn run(threads: usize, rounds: usize) {
     let mgr = Mgr::new();
@@ -49,6 +50,56 @@ fn two_threads_two_rounds() {
 #[test]
 fn three_threads_one_round() {
     model(|| run(3, 1));
+}
+
+/// `threads` threads each claim a never-used slot at once: connection 1 is opened first and
+/// held (so the first connect is over and the idle stack is empty), then each thread's
+/// checkout finds nothing idle and takes the next index from the never-used counter. Each
+/// must get a slot of its own: two guards on one slot would fill it twice (the slot's
+/// "only an empty slot is filled" check, or loom's cell tracking, fails) or hand one
+/// connection to two threads.
+fn claim_fresh(threads: usize) {
+    let mgr = Mgr::new();
+    let hooks = Hooks::new(4, 0);
+    let pool: Arc<FixedPool<Mgr, 4, Hooks>> = Arc::new(FixedPool::with_parts(
+        mgr.clone(),
+        hooks.clone(),
+        NoClock,
+        Settings::new().pool_size(1),
+    ));
+    let first = RawPool::try_checkout_in(pool.clone()).unwrap(); // slot 0, held
+    let holders = Holders::new();
+    let handles: Vec<_> = (0..threads)
+        .map(|_| {
+            let (pool, holders) = (pool.clone(), holders.clone());
+            // Each thread keeps its connection (the join hands it back), so every checkout
+            // finds the idle stack empty and claims a never-used slot.
+            thread::spawn(move || {
+                let conn =
+                    RawPool::try_checkout_in(pool).expect("a never-used slot for every thread");
+                holders.take(conn.0);
+                conn
+            })
+        })
+        .collect();
+    let conns: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    assert_eq!(mgr.opened(), threads + 1);
+    drop(conns);
+    drop(first);
+    assert_quiescent(&pool, &mgr, &hooks, 0);
+    pool.dispose();
+    assert_eq!(pool.state().open, 0);
+    mgr.assert_all_closed_once();
+}
+
+#[test]
+fn two_threads_claim_fresh_slots() {
+    model(|| claim_fresh(2));
+}
+
+#[test]
+fn three_threads_claim_fresh_slots() {
+    model(|| claim_fresh(3));
 }
 
 /// The ABA interleaving of the tagged stack (stack.rs). Slots 0 and 1 idle (1 on top);

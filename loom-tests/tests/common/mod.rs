@@ -2,7 +2,7 @@
 //! access is part of the model), and a table that catches a connection held twice.
 #![allow(dead_code)] // each model uses a different part
 
-use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use loom::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
 use loom::sync::Arc;
 use tarn_core::{
     Builder, CheckoutEvent, Disconnected, Events, Hint, IdleOrder, Manager, Pool, RawPool,
@@ -22,6 +22,21 @@ struct Counts {
     closes: [AtomicUsize; MAX_IDS],
     /// Pings left to answer "the server went away".
     disconnect_pings: AtomicUsize,
+    /// Connects left to fail (`None`: none ever fails, and connects cost no loom operation
+    /// for it).
+    fail_connects: Option<AtomicUsize>,
+}
+
+/// Takes one unit from a countdown, if any is left.
+fn take_one(n: &AtomicUsize) -> bool {
+    let mut cur = n.load(Ordering::SeqCst);
+    while cur > 0 {
+        match n.compare_exchange(cur, cur - 1, Ordering::SeqCst, Ordering::SeqCst) {
+            Ok(_) => return true,
+            Err(seen) => cur = seen,
+        }
+    }
+    false
 }
 
 /// A manager that numbers its connections and counts every close per id.
@@ -30,10 +45,28 @@ pub struct Mgr(Arc<Counts>);
 
 impl Mgr {
     pub fn new() -> Self {
+        Self::build(None)
+    }
+
+    /// A manager whose connects can be told to fail ([`fail_connects`](Self::fail_connects)).
+    pub fn with_connect_failures() -> Self {
+        Self::build(Some(AtomicUsize::new(0)))
+    }
+
+    /// The next `n` connects fail (they open nothing and use no id).
+    #[track_caller]
+    pub fn fail_connects(&self, n: usize) {
+        let left = self.0.fail_connects.as_ref();
+        left.expect("built with Mgr::with_connect_failures")
+            .store(n, Ordering::SeqCst);
+    }
+
+    fn build(fail_connects: Option<AtomicUsize>) -> Self {
         Mgr(Arc::new(Counts {
             next: AtomicUsize::new(1),
             closes: core::array::from_fn(|_| AtomicUsize::new(0)),
             disconnect_pings: AtomicUsize::new(0),
+            fail_connects,
         }))
     }
 
@@ -78,6 +111,9 @@ impl Manager for Mgr {
     type Error = ();
 
     fn connect(&self) -> Result<Conn, ()> {
+        if self.0.fail_connects.as_ref().is_some_and(take_one) {
+            return Err(());
+        }
         let id = self.0.next.fetch_add(1, Ordering::SeqCst);
         assert!(
             id < MAX_IDS,
@@ -95,13 +131,8 @@ impl Manager for Mgr {
     }
 
     fn ping(&self, _conn: &mut Conn) -> Result<(), ()> {
-        let n = &self.0.disconnect_pings;
-        let mut cur = n.load(Ordering::SeqCst);
-        while cur > 0 {
-            match n.compare_exchange(cur, cur - 1, Ordering::SeqCst, Ordering::SeqCst) {
-                Ok(_) => return Err(()),
-                Err(seen) => cur = seen,
-            }
+        if take_one(&self.0.disconnect_pings) {
+            return Err(());
         }
         Ok(())
     }
@@ -117,6 +148,17 @@ struct Live {
     live: AtomicUsize,
     hook_disconnects: AtomicUsize,
     first_connects: AtomicUsize,
+    /// A waiter, as an adapter would keep it (`None`: `released` does nothing, so models
+    /// that do not watch wake-ups pay no loom operations for it).
+    waiter: Option<Waiter>,
+}
+
+/// One registered waiter and whether `released` saw it (the adapter's side of the wake-up
+/// contract, pool.rs "Telling an adapter that capacity came back").
+#[derive(Debug)]
+struct Waiter {
+    registered: AtomicUsize,
+    woken: AtomicBool,
 }
 
 /// Events that check, at every open, that no more than `capacity` connections are live, and
@@ -126,12 +168,55 @@ pub struct Hooks(Arc<Live>);
 
 impl Hooks {
     pub fn new(capacity: usize, hook_disconnects: usize) -> Self {
+        Self::build(capacity, hook_disconnects, None)
+    }
+
+    /// Events that also keep one waiter's registration, which `released` checks as an
+    /// adapter does: `SeqCst` fence (loom models `SeqCst` accesses as `AcqRel`; the fence
+    /// stands in for the total order, as in the std adapter), then a `SeqCst` load.
+    pub fn watching_wakes(capacity: usize) -> Self {
+        Self::build(
+            capacity,
+            0,
+            Some(Waiter {
+                registered: AtomicUsize::new(0),
+                woken: AtomicBool::new(false),
+            }),
+        )
+    }
+
+    fn build(capacity: usize, hook_disconnects: usize, waiter: Option<Waiter>) -> Self {
         Hooks(Arc::new(Live {
             capacity,
             live: AtomicUsize::new(0),
             hook_disconnects: AtomicUsize::new(hook_disconnects),
             first_connects: AtomicUsize::new(0),
+            waiter,
         }))
+    }
+
+    fn waiter(&self) -> &Waiter {
+        self.0
+            .waiter
+            .as_ref()
+            .expect("built with Hooks::watching_wakes")
+    }
+
+    /// Registers the waiter, as an adapter's waiter does before its retry: `SeqCst`
+    /// increment, then a `SeqCst` fence.
+    pub fn register_waiter(&self) {
+        self.waiter().registered.fetch_add(1, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+    }
+
+    /// The waiter leaves (its retry succeeded, or it gave up).
+    pub fn unregister_waiter(&self) {
+        self.waiter().registered.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// Whether some `released` saw the waiter registered (and would have woken it).
+    pub fn woken(&self) -> bool {
+        self.waiter().woken.load(Ordering::SeqCst)
     }
 
     /// Connections opened and not yet closed or detached, as the events saw them.
@@ -156,13 +241,8 @@ impl Events<Conn> for Hooks {
     }
 
     fn checkout(&self, _conn: &mut Conn, _event: &CheckoutEvent) -> Result<(), Disconnected> {
-        let n = &self.0.hook_disconnects;
-        let mut cur = n.load(Ordering::SeqCst);
-        while cur > 0 {
-            match n.compare_exchange(cur, cur - 1, Ordering::SeqCst, Ordering::SeqCst) {
-                Ok(_) => return Err(Disconnected),
-                Err(seen) => cur = seen,
-            }
+        if take_one(&self.0.hook_disconnects) {
+            return Err(Disconnected);
         }
         Ok(())
     }
@@ -173,6 +253,15 @@ impl Events<Conn> for Hooks {
 
     fn detach(&self, _conn: &mut Conn) {
         self.0.live.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    fn released(&self) {
+        if let Some(w) = &self.0.waiter {
+            fence(Ordering::SeqCst);
+            if w.registered.load(Ordering::SeqCst) > 0 {
+                w.woken.store(true, Ordering::SeqCst);
+            }
+        }
     }
 }
 
