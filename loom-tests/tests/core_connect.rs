@@ -1,5 +1,5 @@
 //! A failing connect racing a waiter: the failed checkout gives its slot and its unit of
-//! capacity back and tells the adapter (`Events::released`), so a waiter that found no
+//! capacity back and tells the adapter (`Waiters::released`), so a waiter that found no
 //! capacity while the connect was under way is told; the counts add up and nothing leaks.
 #![cfg(tarn_loom)]
 
@@ -29,7 +29,7 @@ fn run(warm: bool) {
         Pooled::invalidate(pool.try_checkout().unwrap());
     }
     mgr.fail_connects(1);
-    let checkout = |pool: &tarn_core::Pool<Mgr, Hooks>| match pool.try_checkout() {
+    let checkout = |pool: &common::ModelPool| match pool.try_checkout() {
         Ok(conn) => {
             drop(conn);
             Outcome::Got

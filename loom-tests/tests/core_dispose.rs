@@ -9,7 +9,7 @@ use loom::sync::Arc;
 use loom::thread;
 use tarn_core::{IdleOrder, Pool};
 
-fn pool(size: usize, overflow: usize, hooks: &Hooks, mgr: &Mgr) -> Arc<Pool<Mgr, Hooks>> {
+fn pool(size: usize, overflow: usize, hooks: &Hooks, mgr: &Mgr) -> Arc<common::ModelPool> {
     common::pool(IdleOrder::Lifo, size, overflow, hooks, mgr)
 }
 

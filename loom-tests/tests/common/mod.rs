@@ -254,7 +254,11 @@ impl Events<Conn> for Hooks {
     fn detach(&self, _conn: &mut Conn) {
         self.0.live.fetch_sub(1, Ordering::SeqCst);
     }
+}
 
+/// The model's stand-in for an adapter's wait queue: `released` checks whether the waiter
+/// is registered, as an adapter's `Waiters::released` does.
+impl tarn_core::Waiters for Hooks {
     fn released(&self) {
         if let Some(w) = &self.0.waiter {
             fence(Ordering::SeqCst);
@@ -276,8 +280,8 @@ impl Hooks {
 /// the manager, the events and the pool agree on how many are open, and `first_connect`
 /// fired once if anything was opened.
 #[track_caller]
-pub fn assert_quiescent<K, S: Storage<Conn, ()>>(
-    pool: &RawPool<Mgr, Hooks, K, (), S>,
+pub fn assert_quiescent<K, S: Storage<Conn, ()>, W: tarn_core::Waiters>(
+    pool: &RawPool<Mgr, Hooks, K, (), S, W>,
     mgr: &Mgr,
     hooks: &Hooks,
     detached: usize,
@@ -323,6 +327,9 @@ pub fn model<F: Fn() + Sync + Send + 'static>(f: F) {
     builder.check(f);
 }
 
+/// The heap pool the models build: the model's events, and the same value as its waiters.
+pub type ModelPool = Pool<Mgr, Hooks, tarn_core::NoClock, (), Hooks>;
+
 /// A heap pool in `order` (LIFO or affinity: the FIFO queue does not exist under loom) with
 /// these counts, the model's manager and events.
 pub fn pool(
@@ -331,12 +338,13 @@ pub fn pool(
     overflow: usize,
     hooks: &Hooks,
     mgr: &Mgr,
-) -> Arc<Pool<Mgr, Hooks>> {
+) -> Arc<ModelPool> {
     let pool = Builder::new(mgr.clone())
         .pool_size(size)
         .max_overflow(overflow)
         .idle_order(order)
         .events(hooks.clone())
+        .waiters(hooks.clone())
         .build()
         .expect("a valid configuration");
     Arc::new(pool)
