@@ -2,11 +2,12 @@
 //! thread that is registering as a waiter never loses the wake-up, and two queued waiters
 //! are served in the order they queued; with eventual fairness (where, under loom, every
 //! other release reserves for the longest waiter and the others let a running thread barge),
-//! a waiter racing a thread that returns and re-asks is never lost either. A lost wake-up shows up as a deadlock (loom reports
-//! every thread blocked), because under loom a timed park is untimed.
+//! a waiter racing a thread that returns and re-asks is never lost either. A lost
+//! wake-up shows up as a deadlock (loom reports every thread blocked), because under loom a timed park is untimed.
 //!
 //! ```sh
-//! RUSTFLAGS="--cfg tarn_loom" LOOM_MAX_PREEMPTIONS=2 CARGO_TARGET_DIR=target/loom \
+//! RUSTFLAGS="--cfg tarn_loom" CARGO_PROFILE_RELEASE_DEBUG_ASSERTIONS=true \
+//!     CARGO_TARGET_DIR=target/loom-debug LOOM_MAX_PREEMPTIONS=2 \
 //!     cargo test -p loom-tests --release --test adapter_wait
 //! ```
 #![cfg(tarn_loom)]
