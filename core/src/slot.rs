@@ -293,14 +293,17 @@ pub(crate) fn take_idle<C, I, S: Storage<C, I>>(
     Some((idx, unsafe { owned_from_idle(storage, idx) }))
 }
 
-/// Puts an owned slot in the idle set; gives the token back if the set is full.
+/// Puts an owned slot in the idle set; gives the token back if the set is full, or if the
+/// token is an overflow entry's (those go to [`put_boxed`]).
 #[inline(always)]
 pub(crate) fn put_idle<C, I, S: Storage<C, I>>(
     storage: &S,
     token: Owned<C, I>,
 ) -> Result<(), Owned<C, I>> {
     let idx = token.index(storage);
-    debug_assert_ne!(idx, OVERFLOW, "overflow entries go to `put_boxed`");
+    if idx == OVERFLOW {
+        return Err(token);
+    }
     // On `Ok` the token is consumed (the idle set owns the slot now); on `Err` the index
     // came back and the token still owns it.
     storage.idle_push(idx).map_err(|_| token)

@@ -329,7 +329,8 @@ impl<C, I> HeapStorage<C, I> {
     #[inline(never)]
     fn claim_scan(&self, p: &Parked, hint: u32) -> Option<u32> {
         let n = self.slots.len();
-        let mut i = hint as usize;
+        // A hint past the slots (another pool's, or an overflow entry's) starts at the end.
+        let mut i = (hint as usize).min(n - 1);
         for _ in 0..n {
             i += 1;
             if i >= n {

@@ -46,7 +46,7 @@ where
     ) -> Result<(), M::Error> {
         let mut held = Held::owned(self, token);
         if let Err(e) = self.reset_entry(&mut held, limit) {
-            return Err(self.reset_failed(held, e));
+            return Err(self.reset_failed(held.keep(), e));
         }
         self.put_back(held);
         Ok(())
@@ -75,21 +75,20 @@ where
     fn put_back(&self, mut held: Held<'_, M, E, K, I, S, W>) {
         let entry = held.entry();
         let epoch = entry.epoch;
-        if entry.soft || epoch != self.epoch.load_sc() {
-            self.discard(held); // stale: close instead of keeping
-            return;
+        let stale = entry.soft || epoch != self.epoch.load_sc();
+        // No user code runs from here on: the token alone is enough (the cold paths take
+        // only it, which keeps this inline path small).
+        let token = held.keep();
+        if stale {
+            return self.discard(token); // close instead of keeping
         }
-        if held.idx == OVERFLOW {
-            return self.settle_overflow(held, epoch);
-        }
-        self.park(held, epoch);
+        self.park(token, epoch);
     }
 
     /// Pushes a held slot on the idle set, or closes its connection if the set is full.
     #[inline(always)]
-    fn park(&self, held: Held<'_, M, E, K, I, S, W>, epoch: usize) {
-        let idx = held.idx;
-        match slot::put_idle(&self.storage, held.keep()) {
+    fn park(&self, token: Token<M, I>, epoch: usize) {
+        match slot::put_idle(&self.storage, token) {
             Ok(()) => {
                 // A `dispose` (or `invalidate_all`) may have run between the epoch check before
                 // and the push, and `dispose` may have emptied the idle queue before the push
@@ -101,9 +100,11 @@ where
                 }
                 self.waiters.released()
             }
-            // The pool already keeps as many idle as it may: close this one (overflow
-            // shrinks).
-            Err(token) => self.discard(Held::new(self, idx, token)),
+            // An overflow entry (unlimited overflow: every connection is one) has its own
+            // idle set; otherwise the pool already keeps as many idle as it may: close this
+            // one (overflow shrinks).
+            Err(token) if self.unlimited() => self.settle_overflow(token, epoch),
+            Err(token) => self.discard(token),
         }
     }
 
@@ -111,8 +112,8 @@ where
     /// (`QueuePool._do_return_conn`), else closed.
     #[cold]
     #[inline(never)]
-    fn settle_overflow(&self, held: Held<'_, M, E, K, I, S, W>, epoch: usize) {
-        match slot::put_boxed(&self.storage, held.keep()) {
+    fn settle_overflow(&self, token: Token<M, I>, epoch: usize) {
+        match slot::put_boxed(&self.storage, token) {
             Ok(()) => {
                 // As in `park`: a `dispose` that raced the push is seen here.
                 if self.epoch.load_sc() != epoch {
@@ -120,7 +121,7 @@ where
                 }
                 self.waiters.released()
             }
-            Err(token) => self.discard(Held::new(self, OVERFLOW, token)),
+            Err(token) => self.discard(token),
         }
     }
 
@@ -128,7 +129,8 @@ where
     /// capacity back (the checkin path, out of line). Returns the reset error.
     #[cold]
     #[inline(never)]
-    fn reset_failed(&self, mut held: Held<'_, M, E, K, I, S, W>, e: M::Error) -> M::Error {
+    fn reset_failed(&self, token: Token<M, I>, e: M::Error) -> M::Error {
+        let mut held = Held::owned(self, token);
         let reason = InvalidateReason::ResetFailed;
         self.events.invalidate(&mut held.entry().conn, reason);
         held.close(CloseReason::Invalidated(reason)); // also if the event unwinds
@@ -140,7 +142,8 @@ where
     /// checkin path, out of line).
     #[cold]
     #[inline(never)]
-    fn discard(&self, mut held: Held<'_, M, E, K, I, S, W>) {
+    fn discard(&self, token: Token<M, I>) {
+        let mut held = Held::owned(self, token);
         let entry = held.entry();
         let reason = if entry.soft || entry.epoch != self.epoch.load_sc() {
             self.stale_reason(entry)
@@ -198,7 +201,7 @@ where
     ) -> Result<Token<M, I>, M::Error> {
         let mut held = Held::owned(self, token);
         if let Err(e) = self.reset_entry(&mut held, limit) {
-            return Err(self.reset_failed(held, e));
+            return Err(self.reset_failed(held.keep(), e));
         }
         Ok(held.keep())
     }

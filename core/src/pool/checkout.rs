@@ -107,7 +107,7 @@ where
         &self,
         deadline: &D,
     ) -> Result<Lent<M, I>, CheckoutError<M::Error>> {
-        let unlimited = S::OVERFLOWS && self.settings.max_overflow.is_none();
+        let unlimited = self.unlimited();
         if unlimited {
             if let Some(token) = slot::take_boxed(&self.storage) {
                 let held = Held::new(self, OVERFLOW, token);

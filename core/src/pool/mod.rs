@@ -276,6 +276,12 @@ impl<M: Manager, E, K, I, S: Storage<M::Connection, I>, W> RawPool<M, E, K, I, S
         &self.events
     }
 
+    /// Whether this pool has unlimited overflow: then every connection is an overflow entry.
+    #[inline(always)]
+    pub(crate) fn unlimited(&self) -> bool {
+        S::OVERFLOWS && self.settings.max_overflow.is_none()
+    }
+
     /// The pool's waiters (the adapter's wait queue).
     pub fn waiters(&self) -> &W {
         &self.waiters
@@ -489,9 +495,9 @@ where
         D: Deadline,
     {
         let (idx, token) = pool.acquire(hint.0, deadline)?;
-        if idx != OVERFLOW {
-            hint.0 = idx;
-        }
+        // `OVERFLOW` for an overflow entry: a hint past every slot, which costs the affinity
+        // order nothing more than any stale hint.
+        hint.0 = idx;
         // The token came from this pool's storage: the guard keeps it with a pointer that
         // always leads to this pool (`PoolPtr`).
         Ok(Pooled::new(pool, token))
