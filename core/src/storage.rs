@@ -304,7 +304,7 @@ impl<C, I> HeapStorage<C, I> {
             return Err(idx);
         }
         // `Release` half: the owner's writes to the slot happen before whoever claims it
-        // next reads them. `SeqCst` half: the adapter's wake-up argument (`pool.rs`).
+        // next reads them. `SeqCst` half: the adapter's wake-up argument (`waiters.rs`).
         self.slots[idx as usize].0.parked.store_sc(true);
         Ok(())
     }
