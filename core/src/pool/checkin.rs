@@ -10,11 +10,11 @@ use crate::clock::Clock;
 use crate::events::{CloseReason, Events, InvalidateReason};
 use crate::manager::{Manager, ResetMode};
 use crate::slot;
-use crate::storage::Storage;
+use crate::slot::Storage;
 use crate::sync::SeqCst;
 use crate::waiters::Waiters;
 
-use super::held::{Held, OVERFLOW};
+use super::held::{Closing, Held, OVERFLOW};
 use super::{RawPool, Token};
 
 impl<M, E, K, I, S, W> RawPool<M, E, K, I, S, W>
@@ -236,5 +236,36 @@ where
         let (res, entry) = held.into_parts();
         drop(res);
         entry.conn
+    }
+
+    /// Closes every idle connection now (with [`CloseReason::Disposed`](crate::CloseReason)),
+    /// and every checked-out one when it is returned.
+    ///
+    /// The pool stays usable: later checkouts open new connections. Nothing is lost: a
+    /// connection that is out while the pool is disposed goes on working for its holder and
+    /// is closed, exactly once, when its guard is dropped. A connection returned while
+    /// `dispose` runs is closed by whichever of the two finishes last.
+    pub fn dispose(&self) {
+        self.invalidate_all();
+        let mut hint = 0;
+        while let Some((idx, token)) = slot::take_idle(&self.storage, hint) {
+            hint = idx;
+            Held::new(self, idx, token).close(crate::CloseReason::Disposed);
+        }
+        while let Some(token) = slot::take_boxed(&self.storage) {
+            Held::new(self, OVERFLOW, token).close(crate::CloseReason::Disposed);
+        }
+    }
+
+    /// Closes a connection that left the pool through [`Pooled::detach`](crate::Pooled::detach), firing the
+    /// `close_detached` event. A detached connection may also simply be closed by its owner.
+    pub fn close_detached(&self, conn: M::Connection) {
+        let mut closing = Closing {
+            manager: &self.manager,
+            conn: Some(conn),
+        };
+        if let Some(conn) = closing.conn.as_mut() {
+            self.events.close_detached(conn);
+        }
     }
 }

@@ -9,8 +9,8 @@ use crate::deadline::Deadline;
 use crate::error::CheckoutError;
 use crate::events::{CheckoutEvent, CloseReason, Disconnected, Events, InvalidateReason};
 use crate::manager::Manager;
+use crate::slot::Storage;
 use crate::slot::{self, Entry, Vacant};
-use crate::storage::Storage;
 use crate::sync::{Ordering, SeqCst, SeqCstInt};
 use crate::waiters::Waiters;
 

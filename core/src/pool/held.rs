@@ -10,8 +10,8 @@
 use crate::clock::Clock;
 use crate::events::{CloseReason, Events};
 use crate::manager::Manager;
+use crate::slot::Storage;
 use crate::slot::{self, Entry, Owned, Vacant};
-use crate::storage::Storage;
 use crate::sync::{SeqCst, SeqCstInt};
 use crate::waiters::Waiters;
 
