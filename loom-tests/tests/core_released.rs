@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{model, Conn, Mgr};
+use common::{model, Mgr};
 use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use loom::sync::Arc;
 use loom::thread;
