@@ -5,22 +5,17 @@ use core::mem::ManuallyDrop;
 use core::ops::{Deref, DerefMut};
 use core::time::Duration;
 
-use crate::clock::Clock;
 use crate::deadline::Deadline;
 use crate::error::CheckoutError;
-use crate::events::{Events, InvalidateReason};
-use crate::kept::CheckedIn;
 use crate::manager::Manager;
-use crate::pool::RawPool;
 use crate::slot::{Entry, Owned};
-use crate::storage::Storage;
-use crate::waiters::Waiters;
 
-mod sealed {
+/// Seals [`AnyPool`]: only `RawPool` implements it (in `pool/any.rs`).
+pub(crate) mod sealed {
     pub trait Sealed {}
 }
 
-/// What a guard needs from its pool. Implemented by [`RawPool`] only.
+/// What a guard needs from its pool. Implemented by [`RawPool`](crate::RawPool) only.
 ///
 /// Its hidden methods take the guard's slot token (by value when they end the guard, or
 /// give it back), which is both the proof that the caller owns the slot and the only way to
@@ -67,71 +62,6 @@ pub(crate) type Conn<P> = <<P as AnyPool>::Manager as Manager>::Connection;
 pub(crate) type Error<P> = <<P as AnyPool>::Manager as Manager>::Error;
 type EntryOf<P> = Entry<Conn<P>, <P as AnyPool>::Info>;
 pub(crate) type TokenOf<P> = Owned<Conn<P>, <P as AnyPool>::Info>;
-
-impl<M: Manager, E, K, I, S: Storage<M::Connection, I>, W> sealed::Sealed
-    for RawPool<M, E, K, I, S, W>
-{
-}
-
-impl<M, E, K, I, S, W> AnyPool for RawPool<M, E, K, I, S, W>
-where
-    M: Manager,
-    E: Events<M::Connection>,
-    K: Clock,
-    I: Default,
-    S: Storage<M::Connection, I>,
-    W: Waiters,
-{
-    type Manager = M;
-    type Info = I;
-
-    #[inline(always)]
-    fn __entry<'a>(&'a self, token: &'a TokenOf<Self>) -> &'a Entry<M::Connection, I> {
-        self.token_entry(token)
-    }
-    #[inline(always)]
-    fn __entry_mut<'a>(&'a self, token: &'a mut TokenOf<Self>) -> &'a mut Entry<M::Connection, I> {
-        self.token_entry_mut(token)
-    }
-    #[inline]
-    fn __index(&self, token: &TokenOf<Self>) -> u32 {
-        self.token_index(token)
-    }
-    #[inline(always)]
-    fn __reset_limit(&self) -> Option<Duration> {
-        self.settings().reset_limit
-    }
-    #[inline(always)]
-    fn __checkin(&self, token: TokenOf<Self>, limit: Option<Duration>) -> Result<(), M::Error> {
-        self.checkin(token, limit)
-    }
-    fn __checkin_in_place(
-        &self,
-        token: TokenOf<Self>,
-        limit: Option<Duration>,
-    ) -> Result<TokenOf<Self>, M::Error> {
-        self.checkin_in_place(token, limit)
-    }
-    fn __return_kept(&self, token: TokenOf<Self>) {
-        self.return_kept(token)
-    }
-    fn __checkout_kept<D: Deadline>(
-        &self,
-        token: TokenOf<Self>,
-        deadline: &D,
-    ) -> Result<TokenOf<Self>, CheckoutError<M::Error>> {
-        self.checkout_kept(token, deadline)
-    }
-    fn __invalidate(&self, token: TokenOf<Self>) {
-        self.invalidate_slot(token, InvalidateReason::User)
-    }
-    fn __soft_invalidate(&self, token: &mut TokenOf<Self>) {
-        self.soft_invalidate_slot(token)
-    }
-    fn __detach(&self, token: TokenOf<Self>) -> M::Connection {
-        self.detach_slot(token)
-    }
-}
 
 /// A pointer through which a guard reaches its pool: `&Pool`, `Arc<Pool>`, `Rc<Pool>`,
 /// `Box<Pool>`, `&'static FixedPool`.
@@ -332,43 +262,6 @@ where
         pool.__checkin(token, limit)
     }
 
-    /// Checks the connection in without giving it back: the reset event, the manager's reset
-    /// (within `limit`) and the checkin event run as on return, and the caller keeps the
-    /// connection, checked in, as a [`CheckedIn`] (no other caller can take it). What a kind
-    /// whose connection stays with its holder between uses does on each return (the
-    /// reference's `StaticPool`, and `SingletonThreadPool`'s outermost return); every
-    /// checkout and checkin event stays balanced.
-    ///
-    /// # Errors
-    ///
-    /// The manager's reset error: the connection was invalidated
-    /// ([`InvalidateReason::ResetFailed`]) and closed, its capacity given back, and the guard
-    /// is gone; check a new one out.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tarn_core::{Builder, CheckedIn, Pooled, testing::ScriptedManager};
-    ///
-    /// let manager = ScriptedManager::new();
-    /// let pool = Builder::new(manager.clone()).pool_size(1).max_overflow(0).build()?;
-    /// let conn = pool.try_checkout().unwrap();
-    /// let kept = Pooled::checkin_in_place(conn, None).unwrap();
-    /// assert_eq!(manager.resets(), 1);
-    /// assert!(pool.try_checkout().is_err(), "the holder keeps it");
-    /// let again = CheckedIn::checkout(kept).unwrap();
-    /// assert_eq!(again.resets, 1);
-    /// # Ok::<(), tarn_core::BuildError>(())
-    /// ```
-    pub fn checkin_in_place(
-        this: Self,
-        limit: Option<Duration>,
-    ) -> Result<CheckedIn<P>, Error<P::Target>> {
-        let (pool, token) = Self::into_parts(this);
-        let token = pool.__checkin_in_place(token, limit)?;
-        Ok(CheckedIn::new(pool, token))
-    }
-
     /// Closes the connection as broken (hard invalidation): the `invalidate` event, then it
     /// is closed and its capacity given back.
     pub fn invalidate(this: Self) {
@@ -388,7 +281,7 @@ where
     }
 
     /// Removes the connection from the pool for good and hands it to the caller, who now owns
-    /// closing it (or may give it to [`RawPool::close_detached`]). The pool's capacity is
+    /// closing it (or may give it to [`RawPool::close_detached`](crate::RawPool::close_detached)). The pool's capacity is
     /// given back, so it may open a replacement.
     pub fn detach(this: Self) -> Conn<P::Target> {
         let (pool, token) = Self::into_parts(this);
@@ -451,143 +344,5 @@ where
             .field("conn", &self.entry().conn)
             .field("slot", &self.pool.__index(&self.token))
             .finish_non_exhaustive()
-    }
-}
-
-#[cfg(all(test, feature = "alloc", not(tarn_loom)))]
-mod tests {
-    //! Guards whose pool moves, and guards used in interleaved order: the cases the pointer a
-    //! guard keeps to its entry must get right (run them under Miri to check the aliasing).
-
-    use alloc::boxed::Box;
-    use alloc::format;
-    use alloc::rc::Rc;
-    use alloc::vec::Vec;
-    use core::cell::Cell;
-    use core::ops::Deref;
-
-    use crate::{Builder, FixedPool, Manager, Pool, Pooled, ResetMode};
-
-    /// Connections are numbers from 1; counts the closes.
-    #[derive(Clone, Default)]
-    struct Numbers {
-        opened: Rc<Cell<u64>>,
-        closed: Rc<Cell<u64>>,
-    }
-
-    impl Manager for Numbers {
-        type Connection = u64;
-        type Error = ();
-        fn connect(&self) -> Result<u64, ()> {
-            self.opened.set(self.opened.get() + 1);
-            Ok(self.opened.get())
-        }
-        fn reset(&self, _: &mut u64, _: ResetMode) -> Result<(), ()> {
-            Ok(())
-        }
-        fn close(&self, _: u64) {
-            self.closed.set(self.closed.get() + 1);
-        }
-    }
-
-    /// A pointer that owns its pool: moving the guard moves the pool.
-    struct Own<T>(T);
-
-    impl<T> Deref for Own<T> {
-        type Target = T;
-        fn deref(&self) -> &T {
-            &self.0
-        }
-    }
-
-    // SAFETY: `deref` always leads to the pool this pointer holds inline (which moves with
-    // it, as the trait allows) and which lives exactly as long as the pointer.
-    unsafe impl<T> super::PoolPtr for Own<T> {}
-
-    /// Checks out of a pool the guard owns, moves the guard (and the pool with it) around,
-    /// and uses it after every move.
-    fn moved_around<S>(pool: crate::RawPool<Numbers, crate::NopEvents, crate::NoClock, u32, S>)
-    where
-        S: crate::Storage<u64, u32>,
-    {
-        let mut conn = crate::RawPool::try_checkout_in(Own(pool)).unwrap();
-        *conn += 100;
-        *Pooled::info_mut(&mut conn) = 7;
-        let mut boxed = Box::new(conn);
-        assert_eq!(**boxed, 101);
-        **boxed += 1;
-        let mut v = Vec::new();
-        v.push(*boxed);
-        let mut conn = v.pop().unwrap();
-        assert_eq!(*conn, 102);
-        assert_eq!(*Pooled::info(&conn), 7);
-        assert!(format!("{conn:?}").contains("slot: 0"));
-        Pooled::soft_invalidate(&mut conn);
-        assert!(Pooled::is_soft_invalidated(&conn));
-        let moved = conn;
-        assert_eq!(Pooled::pool(&moved).state().checked_out, 1);
-        // Soft-invalidated: closed on return, and the pool (owned by the guard) goes with it.
-        Pooled::checkin(moved).unwrap();
-    }
-
-    #[test]
-    fn a_guard_that_owns_a_heap_pool_can_move() {
-        let m = Numbers::default();
-        let pool: Pool<Numbers, _, _, u32> = Builder::new(m.clone()).info::<u32>().build().unwrap();
-        moved_around(pool);
-        assert_eq!((m.opened.get(), m.closed.get()), (1, 1));
-    }
-
-    #[test]
-    fn a_guard_that_owns_a_fixed_pool_can_move() {
-        let m = Numbers::default();
-        let pool: FixedPool<Numbers, 2, crate::NopEvents, crate::NoClock, u32> =
-            FixedPool::with_parts(
-                m.clone(),
-                crate::NopEvents,
-                crate::NoClock,
-                crate::Settings::new(),
-            );
-        moved_around(pool);
-        assert_eq!((m.opened.get(), m.closed.get()), (1, 1));
-    }
-
-    /// Several guards of one pool used in interleaved order, a slot reused meanwhile.
-    #[test]
-    fn interleaved_guards_keep_their_own_connections() {
-        let m = Numbers::default();
-        let heap: Pool<Numbers> = Builder::new(m.clone()).pool_size(3).build().unwrap();
-        let fixed: FixedPool<Numbers, 3> = FixedPool::new(m.clone(), 3);
-        macro_rules! run {
-            ($pool:expr) => {{
-                let pool = $pool;
-                let mut a = pool.try_checkout().unwrap();
-                let mut b = pool.try_checkout().unwrap();
-                assert!(format!("{b:?}").contains("slot: 1"));
-                let (ra, rb) = (*a, *b);
-                *a += 10;
-                *b += 20;
-                let c = pool.try_checkout().unwrap();
-                let rc = *c;
-                drop(b); // its slot goes idle
-                assert_eq!(*a, ra + 10);
-                let mut d = pool.try_checkout().unwrap(); // takes b's connection back
-                assert_eq!(*d, rb + 20);
-                *d += 1;
-                assert_eq!(*a, ra + 10);
-                assert_eq!(*c, rc);
-                Pooled::soft_invalidate(&mut a);
-                let detached = Pooled::detach(c);
-                assert_eq!(detached, rc);
-                pool.close_detached(detached);
-                Pooled::invalidate(d);
-                assert_eq!(*a, ra + 10);
-                drop(a); // soft: closed
-                assert_eq!(pool.state().open, 0);
-            }};
-        }
-        run!(&heap);
-        run!(&fixed);
-        assert_eq!(m.opened.get(), m.closed.get());
     }
 }

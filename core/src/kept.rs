@@ -1,10 +1,54 @@
 //! [`CheckedIn`]: a connection checked in but kept by its holder, outside the idle set.
 
 use core::fmt;
+use core::time::Duration;
 
 use crate::deadline::{Deadline, NoDeadline};
 use crate::error::CheckoutError;
 use crate::guard::{AnyPool, Error, PoolPtr, Pooled, TokenOf};
+
+impl<P> Pooled<P>
+where
+    P: PoolPtr,
+    P::Target: AnyPool,
+{
+    /// Checks the connection in without giving it back: the reset event, the manager's reset
+    /// (within `limit`) and the checkin event run as on return, and the caller keeps the
+    /// connection, checked in, as a [`CheckedIn`] (no other caller can take it). What a kind
+    /// whose connection stays with its holder between uses does on each return (the
+    /// reference's `StaticPool`, and `SingletonThreadPool`'s outermost return); every
+    /// checkout and checkin event stays balanced.
+    ///
+    /// # Errors
+    ///
+    /// The manager's reset error: the connection was invalidated
+    /// ([`InvalidateReason::ResetFailed`](crate::InvalidateReason::ResetFailed)) and closed, its capacity given back, and the guard
+    /// is gone; check a new one out.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tarn_core::{Builder, CheckedIn, Pooled, testing::ScriptedManager};
+    ///
+    /// let manager = ScriptedManager::new();
+    /// let pool = Builder::new(manager.clone()).pool_size(1).max_overflow(0).build()?;
+    /// let conn = pool.try_checkout().unwrap();
+    /// let kept = Pooled::checkin_in_place(conn, None).unwrap();
+    /// assert_eq!(manager.resets(), 1);
+    /// assert!(pool.try_checkout().is_err(), "the holder keeps it");
+    /// let again = CheckedIn::checkout(kept).unwrap();
+    /// assert_eq!(again.resets, 1);
+    /// # Ok::<(), tarn_core::BuildError>(())
+    /// ```
+    pub fn checkin_in_place(
+        this: Self,
+        limit: Option<Duration>,
+    ) -> Result<CheckedIn<P>, Error<P::Target>> {
+        let (pool, token) = Self::into_parts(this);
+        let token = pool.__checkin_in_place(token, limit)?;
+        Ok(CheckedIn::new(pool, token))
+    }
+}
 
 /// A connection that was reset and checked in ([`Pooled::checkin_in_place`]) but stays with
 /// its holder: no other caller can take it. It gives no access to the connection (it is

@@ -92,11 +92,12 @@ pub use kept::CheckedIn;
 pub use manager::{Manager, ResetMode};
 pub use pool::{FixedPool, RawPool};
 pub use settings::{Retain, Settings, UNBOUNDED_IDLE_CAP};
+pub use slot::Storage;
 #[doc(hidden)]
 pub use slot::{Entry, Slot};
 pub use stack::MAX_CAPACITY;
 pub use state::State;
 #[cfg(feature = "alloc")]
 pub use storage::HeapStorage;
-pub use storage::{ArrayStorage, Hint, IdleOrder, Storage};
+pub use storage::{ArrayStorage, Hint, IdleOrder};
 pub use waiters::{NoWaiters, Waiters};

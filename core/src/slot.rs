@@ -25,6 +25,9 @@
 //! pool keeps each with a pointer to its own pool (a guard's [`PoolPtr`](crate::PoolPtr)
 //! always leads to the same pool).
 //!
+//! The [`Storage`] trait, the interface the tokens are made from, is here too; `storage.rs`
+//! implements it for the heap and the inline slots.
+//!
 //! An [`Owned`] token is one word: in a heap pool (whose slots never move) the address of
 //! its entry, so a guard reaches its connection with no lookup; in a fixed pool (whose
 //! inline slots move with the pool) the slot index, stored as `index + 1` in the word; for
@@ -33,8 +36,63 @@
 use core::marker::PhantomData;
 use core::ptr::NonNull;
 
-use crate::storage::Storage;
 use crate::sync::UnsafeCell;
+
+pub(crate) mod sealed {
+    pub trait Sealed {}
+}
+
+/// Storage of a pool's slots and index queues. Implemented by [`HeapStorage`](crate::HeapStorage) and
+/// [`ArrayStorage`](crate::ArrayStorage) only.
+pub trait Storage<C, I>: sealed::Sealed {
+    /// Whether every slot stays at one address for as long as the storage lives, even when
+    /// the storage (and the pool that holds it) is moved.
+    ///
+    /// True for [`HeapStorage`](crate::HeapStorage), whose slots are allocated once, apart from the pool; false
+    /// for [`ArrayStorage`](crate::ArrayStorage), whose slots are inline and move with the pool (a guard may own
+    /// its pool, e.g. a `Box`-like pointer that derefs to a pool stored inside it). A
+    /// checked-out guard keeps a pointer to its connection only when this is true; otherwise
+    /// it looks its slot up from the pool at every access.
+    #[doc(hidden)]
+    const SLOTS_STAY: bool;
+    /// Whether a pool on this storage may make overflow entries (unlimited overflow, which
+    /// needs an allocator): true for [`HeapStorage`](crate::HeapStorage) only.
+    #[doc(hidden)]
+    const OVERFLOWS: bool;
+    /// How many slots there are.
+    #[doc(hidden)]
+    fn capacity(&self) -> usize;
+    /// Slot `idx` (panics if `idx` is not below the capacity).
+    #[doc(hidden)]
+    fn slot(&self, idx: u32) -> &Slot<C, I>;
+    /// The index of the slot whose entry `entry` points into, or `u32::MAX` if it lies in no
+    /// slot (an overflow entry). Only for storage whose slots stay
+    /// ([`SLOTS_STAY`](Self::SLOTS_STAY)); plain address arithmetic, nothing is read.
+    #[doc(hidden)]
+    fn index_of(&self, entry: *const Entry<C, I>) -> u32;
+    #[doc(hidden)]
+    fn idle_push(&self, idx: u32) -> Result<(), u32>;
+    /// Takes an idle slot: under [`IdleOrder::Affinity`](crate::IdleOrder::Affinity) the scan starts at `hint`; the
+    /// queues ignore it.
+    #[doc(hidden)]
+    fn idle_pop(&self, hint: u32) -> Option<u32>;
+    #[doc(hidden)]
+    fn idle_len(&self) -> usize;
+    #[doc(hidden)]
+    fn free_push(&self, idx: u32) -> Result<(), u32>;
+    #[doc(hidden)]
+    fn free_pop(&self) -> Option<u32>;
+    /// Puts an idle overflow entry (unlimited overflow) in the idle set; gives the pointer
+    /// back if the set is full (or the storage keeps none).
+    #[doc(hidden)]
+    fn boxed_push(&self, entry: BoxedEntry<C, I>) -> Result<(), BoxedEntry<C, I>>;
+    /// Takes an idle overflow entry; the caller owns it.
+    #[doc(hidden)]
+    fn boxed_pop(&self) -> Option<BoxedEntry<C, I>>;
+    /// How many overflow entries are idle.
+    #[doc(hidden)]
+    fn boxed_len(&self) -> usize;
+}
 
 /// The slot "index" of an overflow entry: no slot at all.
 pub(crate) const OVERFLOW: u32 = u32::MAX;
@@ -293,14 +351,17 @@ pub(crate) fn take_idle<C, I, S: Storage<C, I>>(
     Some((idx, unsafe { owned_from_idle(storage, idx) }))
 }
 
-/// Puts an owned slot in the idle set; gives the token back if the set is full.
+/// Puts an owned slot in the idle set; gives the token back if the set is full, or if the
+/// token is an overflow entry's (those go to [`put_boxed`]).
 #[inline(always)]
 pub(crate) fn put_idle<C, I, S: Storage<C, I>>(
     storage: &S,
     token: Owned<C, I>,
 ) -> Result<(), Owned<C, I>> {
     let idx = token.index(storage);
-    debug_assert_ne!(idx, OVERFLOW, "overflow entries go to `put_boxed`");
+    if idx == OVERFLOW {
+        return Err(token);
+    }
     // On `Ok` the token is consumed (the idle set owns the slot now); on `Err` the index
     // came back and the token still owns it.
     storage.idle_push(idx).map_err(|_| token)

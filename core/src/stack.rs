@@ -40,7 +40,7 @@
 //! than just release/acquire (free on x86, where every swap is a full barrier) so that an
 //! adapter can rely on the store-buffer rule: a push followed by a `SeqCst` load of the
 //! adapter's waiter count, against a `SeqCst` registration followed by a pop that finds the
-//! stack empty, cannot both miss each other (see `Events::released`).
+//! stack empty, cannot both miss each other (see `Waiters::released`).
 
 use crate::sync::{AtomicU32, AtomicUsize, Ordering, SeqCst};
 

@@ -14,7 +14,7 @@
 //! push and `Acquire` on pop, both `SeqCst` as the adapter's wake-up argument needs
 //! (`waiters.rs`). The indices they hold become ownership tokens only in `slot.rs`.
 
-use crate::slot::{BoxedEntry, Entry, Slot};
+use crate::slot::{sealed, BoxedEntry, Entry, Slot, Storage};
 use crate::stack::IndexStack;
 use crate::sync::AtomicU32;
 #[cfg(feature = "alloc")]
@@ -87,62 +87,6 @@ impl Hint {
     pub const fn new() -> Self {
         Hint(0)
     }
-}
-
-mod sealed {
-    pub trait Sealed {}
-}
-
-/// Storage of a pool's slots and index queues. Implemented by [`HeapStorage`] and
-/// [`ArrayStorage`] only.
-pub trait Storage<C, I>: sealed::Sealed {
-    /// Whether every slot stays at one address for as long as the storage lives, even when
-    /// the storage (and the pool that holds it) is moved.
-    ///
-    /// True for [`HeapStorage`], whose slots are allocated once, apart from the pool; false
-    /// for [`ArrayStorage`], whose slots are inline and move with the pool (a guard may own
-    /// its pool, e.g. a `Box`-like pointer that derefs to a pool stored inside it). A
-    /// checked-out guard keeps a pointer to its connection only when this is true; otherwise
-    /// it looks its slot up from the pool at every access.
-    #[doc(hidden)]
-    const SLOTS_STAY: bool;
-    /// Whether a pool on this storage may make overflow entries (unlimited overflow, which
-    /// needs an allocator): true for [`HeapStorage`] only.
-    #[doc(hidden)]
-    const OVERFLOWS: bool;
-    /// How many slots there are.
-    #[doc(hidden)]
-    fn capacity(&self) -> usize;
-    /// Slot `idx` (panics if `idx` is not below the capacity).
-    #[doc(hidden)]
-    fn slot(&self, idx: u32) -> &Slot<C, I>;
-    /// The index of the slot whose entry `entry` points into, or `u32::MAX` if it lies in no
-    /// slot (an overflow entry). Only for storage whose slots stay
-    /// ([`SLOTS_STAY`](Self::SLOTS_STAY)); plain address arithmetic, nothing is read.
-    #[doc(hidden)]
-    fn index_of(&self, entry: *const Entry<C, I>) -> u32;
-    #[doc(hidden)]
-    fn idle_push(&self, idx: u32) -> Result<(), u32>;
-    /// Takes an idle slot: under [`IdleOrder::Affinity`] the scan starts at `hint`; the
-    /// queues ignore it.
-    #[doc(hidden)]
-    fn idle_pop(&self, hint: u32) -> Option<u32>;
-    #[doc(hidden)]
-    fn idle_len(&self) -> usize;
-    #[doc(hidden)]
-    fn free_push(&self, idx: u32) -> Result<(), u32>;
-    #[doc(hidden)]
-    fn free_pop(&self) -> Option<u32>;
-    /// Puts an idle overflow entry (unlimited overflow) in the idle set; gives the pointer
-    /// back if the set is full (or the storage keeps none).
-    #[doc(hidden)]
-    fn boxed_push(&self, entry: BoxedEntry<C, I>) -> Result<(), BoxedEntry<C, I>>;
-    /// Takes an idle overflow entry; the caller owns it.
-    #[doc(hidden)]
-    fn boxed_pop(&self) -> Option<BoxedEntry<C, I>>;
-    /// How many overflow entries are idle.
-    #[doc(hidden)]
-    fn boxed_len(&self) -> usize;
 }
 
 /// The idle queue of a heap pool.
@@ -304,7 +248,7 @@ impl<C, I> HeapStorage<C, I> {
             return Err(idx);
         }
         // `Release` half: the owner's writes to the slot happen before whoever claims it
-        // next reads them. `SeqCst` half: the adapter's wake-up argument (`pool.rs`).
+        // next reads them. `SeqCst` half: the adapter's wake-up argument (`waiters.rs`).
         self.slots[idx as usize].0.parked.store_sc(true);
         Ok(())
     }
@@ -329,7 +273,8 @@ impl<C, I> HeapStorage<C, I> {
     #[inline(never)]
     fn claim_scan(&self, p: &Parked, hint: u32) -> Option<u32> {
         let n = self.slots.len();
-        let mut i = hint as usize;
+        // A hint past the slots (another pool's, or an overflow entry's) starts at the end.
+        let mut i = (hint as usize).min(n - 1);
         for _ in 0..n {
             i += 1;
             if i >= n {

@@ -1,5 +1,5 @@
-//! The contract an adapter's waiting relies on (pool.rs, "Telling an adapter that capacity
-//! came back"): a thread that returns capacity (a checkin's push, or a close giving a unit
+//! The contract an adapter's waiting relies on (tarn-core's waiters.rs, "The no-lost-wake-up
+//! argument"): a thread that returns capacity (a checkin's push, or a close giving a unit
 //! back) and then calls `Waiters::released`, against a waiter that registers with a `SeqCst`
 //! increment and then retries a checkout that finds nothing: at least one of them sees the
 //! other. Either the retry succeeds, or `released` sees the waiter (and would wake it).

@@ -10,11 +10,11 @@ use crate::clock::Clock;
 use crate::events::{CloseReason, Events, InvalidateReason};
 use crate::manager::{Manager, ResetMode};
 use crate::slot;
-use crate::storage::Storage;
+use crate::slot::Storage;
 use crate::sync::SeqCst;
 use crate::waiters::Waiters;
 
-use super::held::{Held, OVERFLOW};
+use super::held::{Closing, Held, OVERFLOW};
 use super::{RawPool, Token};
 
 impl<M, E, K, I, S, W> RawPool<M, E, K, I, S, W>
@@ -46,7 +46,7 @@ where
     ) -> Result<(), M::Error> {
         let mut held = Held::owned(self, token);
         if let Err(e) = self.reset_entry(&mut held, limit) {
-            return Err(self.reset_failed(held, e));
+            return Err(self.reset_failed(held.keep(), e));
         }
         self.put_back(held);
         Ok(())
@@ -75,21 +75,20 @@ where
     fn put_back(&self, mut held: Held<'_, M, E, K, I, S, W>) {
         let entry = held.entry();
         let epoch = entry.epoch;
-        if entry.soft || epoch != self.epoch.load_sc() {
-            self.discard(held); // stale: close instead of keeping
-            return;
+        let stale = entry.soft || epoch != self.epoch.load_sc();
+        // No user code runs from here on: the token alone is enough (the cold paths take
+        // only it, which keeps this inline path small).
+        let token = held.keep();
+        if stale {
+            return self.discard(token); // close instead of keeping
         }
-        if held.idx == OVERFLOW {
-            return self.settle_overflow(held, epoch);
-        }
-        self.park(held, epoch);
+        self.park(token, epoch);
     }
 
     /// Pushes a held slot on the idle set, or closes its connection if the set is full.
     #[inline(always)]
-    fn park(&self, held: Held<'_, M, E, K, I, S, W>, epoch: usize) {
-        let idx = held.idx;
-        match slot::put_idle(&self.storage, held.keep()) {
+    fn park(&self, token: Token<M, I>, epoch: usize) {
+        match slot::put_idle(&self.storage, token) {
             Ok(()) => {
                 // A `dispose` (or `invalidate_all`) may have run between the epoch check before
                 // and the push, and `dispose` may have emptied the idle queue before the push
@@ -101,9 +100,11 @@ where
                 }
                 self.waiters.released()
             }
-            // The pool already keeps as many idle as it may: close this one (overflow
-            // shrinks).
-            Err(token) => self.discard(Held::new(self, idx, token)),
+            // An overflow entry (unlimited overflow: every connection is one) has its own
+            // idle set; otherwise the pool already keeps as many idle as it may: close this
+            // one (overflow shrinks).
+            Err(token) if self.unlimited() => self.settle_overflow(token, epoch),
+            Err(token) => self.discard(token),
         }
     }
 
@@ -111,8 +112,8 @@ where
     /// (`QueuePool._do_return_conn`), else closed.
     #[cold]
     #[inline(never)]
-    fn settle_overflow(&self, held: Held<'_, M, E, K, I, S, W>, epoch: usize) {
-        match slot::put_boxed(&self.storage, held.keep()) {
+    fn settle_overflow(&self, token: Token<M, I>, epoch: usize) {
+        match slot::put_boxed(&self.storage, token) {
             Ok(()) => {
                 // As in `park`: a `dispose` that raced the push is seen here.
                 if self.epoch.load_sc() != epoch {
@@ -120,7 +121,7 @@ where
                 }
                 self.waiters.released()
             }
-            Err(token) => self.discard(Held::new(self, OVERFLOW, token)),
+            Err(token) => self.discard(token),
         }
     }
 
@@ -128,7 +129,8 @@ where
     /// capacity back (the checkin path, out of line). Returns the reset error.
     #[cold]
     #[inline(never)]
-    fn reset_failed(&self, mut held: Held<'_, M, E, K, I, S, W>, e: M::Error) -> M::Error {
+    fn reset_failed(&self, token: Token<M, I>, e: M::Error) -> M::Error {
+        let mut held = Held::owned(self, token);
         let reason = InvalidateReason::ResetFailed;
         self.events.invalidate(&mut held.entry().conn, reason);
         held.close(CloseReason::Invalidated(reason)); // also if the event unwinds
@@ -140,7 +142,8 @@ where
     /// checkin path, out of line).
     #[cold]
     #[inline(never)]
-    fn discard(&self, mut held: Held<'_, M, E, K, I, S, W>) {
+    fn discard(&self, token: Token<M, I>) {
+        let mut held = Held::owned(self, token);
         let entry = held.entry();
         let reason = if entry.soft || entry.epoch != self.epoch.load_sc() {
             self.stale_reason(entry)
@@ -198,7 +201,7 @@ where
     ) -> Result<Token<M, I>, M::Error> {
         let mut held = Held::owned(self, token);
         if let Err(e) = self.reset_entry(&mut held, limit) {
-            return Err(self.reset_failed(held, e));
+            return Err(self.reset_failed(held.keep(), e));
         }
         Ok(held.keep())
     }
@@ -233,5 +236,36 @@ where
         let (res, entry) = held.into_parts();
         drop(res);
         entry.conn
+    }
+
+    /// Closes every idle connection now (with [`CloseReason::Disposed`](crate::CloseReason)),
+    /// and every checked-out one when it is returned.
+    ///
+    /// The pool stays usable: later checkouts open new connections. Nothing is lost: a
+    /// connection that is out while the pool is disposed goes on working for its holder and
+    /// is closed, exactly once, when its guard is dropped. A connection returned while
+    /// `dispose` runs is closed by whichever of the two finishes last.
+    pub fn dispose(&self) {
+        self.invalidate_all();
+        let mut hint = 0;
+        while let Some((idx, token)) = slot::take_idle(&self.storage, hint) {
+            hint = idx;
+            Held::new(self, idx, token).close(crate::CloseReason::Disposed);
+        }
+        while let Some(token) = slot::take_boxed(&self.storage) {
+            Held::new(self, OVERFLOW, token).close(crate::CloseReason::Disposed);
+        }
+    }
+
+    /// Closes a connection that left the pool through [`Pooled::detach`](crate::Pooled::detach), firing the
+    /// `close_detached` event. A detached connection may also simply be closed by its owner.
+    pub fn close_detached(&self, conn: M::Connection) {
+        let mut closing = Closing {
+            manager: &self.manager,
+            conn: Some(conn),
+        };
+        if let Some(conn) = closing.conn.as_mut() {
+            self.events.close_detached(conn);
+        }
     }
 }

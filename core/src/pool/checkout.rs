@@ -9,8 +9,8 @@ use crate::deadline::Deadline;
 use crate::error::CheckoutError;
 use crate::events::{CheckoutEvent, CloseReason, Disconnected, Events, InvalidateReason};
 use crate::manager::Manager;
+use crate::slot::Storage;
 use crate::slot::{self, Entry, Vacant};
-use crate::storage::Storage;
 use crate::sync::{Ordering, SeqCst, SeqCstInt};
 use crate::waiters::Waiters;
 
@@ -107,7 +107,7 @@ where
         &self,
         deadline: &D,
     ) -> Result<Lent<M, I>, CheckoutError<M::Error>> {
-        let unlimited = S::OVERFLOWS && self.settings.max_overflow.is_none();
+        let unlimited = self.unlimited();
         if unlimited {
             if let Some(token) = slot::take_boxed(&self.storage) {
                 let held = Held::new(self, OVERFLOW, token);

@@ -10,8 +10,8 @@
 use crate::clock::Clock;
 use crate::events::{CloseReason, Events};
 use crate::manager::Manager;
+use crate::slot::Storage;
 use crate::slot::{self, Entry, Owned, Vacant};
-use crate::storage::Storage;
 use crate::sync::{SeqCst, SeqCstInt};
 use crate::waiters::Waiters;
 
@@ -124,6 +124,7 @@ where
     S: Storage<M::Connection, I>,
     W: Waiters,
 {
+    #[inline(always)]
     fn drop(&mut self) {
         if let Some(vacant) = self.vacant.take() {
             self.pool.release_slot(vacant);
@@ -145,7 +146,8 @@ where
     W: Waiters,
 {
     pub(super) pool: &'a RawPool<M, E, K, I, S, W>,
-    /// The slot index, or [`OVERFLOW`].
+    /// The slot index, or [`OVERFLOW`] (also when not looked up: see `owned`). Only a hint
+    /// for the caller's next checkout; nothing relies on it for ownership.
     pub(super) idx: u32,
     /// `None` only once `keep`, `into_parts` or `drop` took it.
     token: Option<Owned<M::Connection, I>>,
@@ -174,14 +176,14 @@ where
         }
     }
 
-    /// Takes charge of the slot a guard owned, from its token.
+    /// Takes charge of the slot a guard owned, from its token. The index is not looked up:
+    /// the paths from a guard need none (`put_idle` finds it from the token itself).
     #[inline(always)]
     pub(super) fn owned(
         pool: &'a RawPool<M, E, K, I, S, W>,
         token: Owned<M::Connection, I>,
     ) -> Self {
-        let idx = token.index(&pool.storage);
-        Held::new(pool, idx, token)
+        Held::new(pool, OVERFLOW, token)
     }
 
     /// The connection's entry, in its slot.
@@ -189,7 +191,7 @@ where
     pub(super) fn entry(&mut self) -> &mut Entry<M::Connection, I> {
         match &mut self.token {
             Some(token) => token.entry_mut(&self.pool.storage),
-            None => unreachable!("a live `Held` has its token"),
+            None => no_token(),
         }
     }
 
@@ -198,7 +200,7 @@ where
     pub(super) fn keep(mut self) -> Owned<M::Connection, I> {
         match self.token.take() {
             Some(token) => token,
-            None => unreachable!("a live `Held` has its token"),
+            None => no_token(),
         }
     }
 
@@ -230,15 +232,41 @@ where
     S: Storage<M::Connection, I>,
     W: Waiters,
 {
+    #[inline(always)]
     fn drop(&mut self) {
         // Reached with the token only when user code unwinds with the slot held: every
-        // normal path ends a `Held` with `keep`, `into_parts` or `close`.
+        // normal path ends a `Held` with `keep`, `into_parts` or `close`, so on those paths
+        // this inlines to nothing.
         if let Some(token) = self.token.take() {
-            Held::new(self.pool, self.idx, token).close(CloseReason::Invalidated(
-                crate::events::InvalidateReason::Panicked,
-            ));
+            unwound(self.pool, self.idx, token);
         }
     }
+}
+
+/// A live `Held` always has its token (only `keep`, which consumes it, and `drop` take it).
+#[cold]
+#[inline(never)]
+fn no_token() -> ! {
+    unreachable!("a live `Held` has its token")
+}
+
+/// Closes the connection of a `Held` dropped while user code unwinds.
+#[cold]
+#[inline(never)]
+fn unwound<M, E, K, I, S, W>(
+    pool: &RawPool<M, E, K, I, S, W>,
+    idx: u32,
+    token: Owned<M::Connection, I>,
+) where
+    M: Manager,
+    E: Events<M::Connection>,
+    K: Clock,
+    I: Default,
+    S: Storage<M::Connection, I>,
+    W: Waiters,
+{
+    let reason = CloseReason::Invalidated(crate::events::InvalidateReason::Panicked);
+    Held::new(pool, idx, token).close(reason);
 }
 
 /// Owns a connection on its way out: dropping it calls `Manager::close`, on the normal path

@@ -52,6 +52,7 @@
 //! a drop guard (`Held` / `Reserved`): if that code unwinds, the connection is closed and
 //! the slot and its capacity are given back, so every count stays right.
 
+mod any;
 mod checkin;
 mod checkout;
 mod held;
@@ -66,13 +67,12 @@ use crate::events::{Events, NopEvents};
 use crate::guard::{PoolPtr, Pooled};
 use crate::manager::Manager;
 use crate::settings::{Retain, Settings};
+use crate::slot::Storage;
 use crate::slot::{self, Entry, Owned};
 use crate::state::State;
-use crate::storage::{ArrayStorage, Hint, Storage};
+use crate::storage::{ArrayStorage, Hint};
 use crate::sync::{AtomicIsize, AtomicU8, AtomicUsize, Ordering, SeqCstInt};
 use crate::waiters::{NoWaiters, Waiters};
-
-use held::{Closing, Held, OVERFLOW};
 
 /// The engine of every tarn pool, generic over where it keeps its slots.
 ///
@@ -274,6 +274,12 @@ impl<M: Manager, E, K, I, S: Storage<M::Connection, I>, W> RawPool<M, E, K, I, S
     /// The pool's event listener.
     pub fn events(&self) -> &E {
         &self.events
+    }
+
+    /// Whether this pool has unlimited overflow: then every connection is an overflow entry.
+    #[inline(always)]
+    pub(crate) fn unlimited(&self) -> bool {
+        S::OVERFLOWS && self.settings.max_overflow.is_none()
     }
 
     /// The pool's waiters (the adapter's wait queue).
@@ -489,43 +495,12 @@ where
         D: Deadline,
     {
         let (idx, token) = pool.acquire(hint.0, deadline)?;
-        if idx != OVERFLOW {
-            hint.0 = idx;
-        }
+        // `OVERFLOW` for an overflow entry: a hint past every slot, which costs the affinity
+        // order nothing more than any stale hint.
+        hint.0 = idx;
         // The token came from this pool's storage: the guard keeps it with a pointer that
         // always leads to this pool (`PoolPtr`).
         Ok(Pooled::new(pool, token))
-    }
-
-    /// Closes every idle connection now (with [`CloseReason::Disposed`](crate::CloseReason)),
-    /// and every checked-out one when it is returned.
-    ///
-    /// The pool stays usable: later checkouts open new connections. Nothing is lost: a
-    /// connection that is out while the pool is disposed goes on working for its holder and
-    /// is closed, exactly once, when its guard is dropped. A connection returned while
-    /// `dispose` runs is closed by whichever of the two finishes last.
-    pub fn dispose(&self) {
-        self.invalidate_all();
-        let mut hint = 0;
-        while let Some((idx, token)) = slot::take_idle(&self.storage, hint) {
-            hint = idx;
-            Held::new(self, idx, token).close(crate::CloseReason::Disposed);
-        }
-        while let Some(token) = slot::take_boxed(&self.storage) {
-            Held::new(self, OVERFLOW, token).close(crate::CloseReason::Disposed);
-        }
-    }
-
-    /// Closes a connection that left the pool through [`Pooled::detach`], firing the
-    /// `close_detached` event. A detached connection may also simply be closed by its owner.
-    pub fn close_detached(&self, conn: M::Connection) {
-        let mut closing = Closing {
-            manager: &self.manager,
-            conn: Some(conn),
-        };
-        if let Some(conn) = closing.conn.as_mut() {
-            self.events.close_detached(conn);
-        }
     }
 }
 
