@@ -58,3 +58,8 @@ pub use self::redis::RedisManager;
 pub mod r2d2;
 #[cfg(feature = "r2d2")]
 pub use self::r2d2::{R2d2Error, R2d2Manager};
+
+#[cfg(feature = "diesel")]
+pub mod diesel;
+#[cfg(feature = "diesel")]
+pub use self::diesel::{DieselError, DieselManager};
