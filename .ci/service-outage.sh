@@ -42,25 +42,27 @@ stop_proxy() { # the listener and the forked child of each live connection
 }
 trap stop_proxy EXIT
 
-check() { # name, server port, proxy port, URL through the proxy
+check() { # name, server port, proxy port, URL through the proxy, [job options...]
   local name=$1 port=$2 listen=$3 url=$4
+  shift 4
   if ! up "$port"; then
     if [ "${CI:-}" = true ]; then echo "FAILED $name: not reachable on 127.0.0.1:$port"; return 1; fi
     echo "SKIPPED $name: not reachable on 127.0.0.1:$port"; return 0
   fi
   start_proxy "$listen" "$port"
   local report; report=$(mktemp)
-  "$job" --database-url "$url" --duration "$run_for" --no-progress >"$report" &
+  "$job" --database-url "$url" --duration "$run_for" --no-progress "$@" >"$report" &
   local pid=$!
   sleep "$cut_at"; echo "[$name] cutting the proxy for $cut_for s"; stop_proxy
   sleep "$cut_for"; echo "[$name] restoring the proxy"; start_proxy "$listen" "$port"
   local rc=0; wait "$pid" || rc=$?
   stop_proxy
   cat "$report"
-  local outages lasted attempts
+  local outages lasted attempts gave_up
   outages=$(grep -c '^  outage [0-9]' "$report" || true)
   lasted=$(sed -n 's/^  outage 1 .*lasted \([0-9.]*\) s;.*/\1/p' "$report")
   attempts=$(sed -n 's/^  outage 1 .*; \([0-9]*\) failed connect attempts.*/\1/p' "$report")
+  gave_up=$(sed -n 's/^  outage 1 .*, \([0-9]*\) operations gave up.*/\1/p' "$report")
   rm -f "$report"
   local fail=""
   [ "$rc" = 0 ] || fail="exit status $rc"
@@ -70,11 +72,19 @@ check() { # name, server port, proxy port, URL through the proxy
   # and a reconnect.
   awk -v l="${lasted:-0}" -v c="$cut_for" 'BEGIN { exit !(l >= c - 1 && l <= c + 2) }' \
     || fail="$fail; outage lasted ${lasted:-?} s for a $cut_for s cut"
+  # With a checkout deadline shorter than the cut, operations must give up inside it.
+  if [ "${short_deadline:-}" = 1 ] && [ "${gave_up:-0}" -eq 0 ]; then
+    fail="$fail; no operation gave up with a deadline shorter than the cut"
+  fi
   if [ -n "$fail" ]; then echo "FAILED $name: $fail"; return 1; fi
-  echo "ok $name: outage of ${lasted} s ridden out, $attempts failed connect attempts, exit 0"
+  echo "ok $name: outage of ${lasted} s ridden out, $attempts failed connect attempts, $gave_up operations gave up, exit 0"
 }
 
 check PostgreSQL 5432 15432 postgres://postgres@127.0.0.1:15432/test
+# Operations whose 1 s deadline passes inside the 3 s cut give up: counted in the outage,
+# not as failures.
+short_deadline=1 check "PostgreSQL (1 s deadline)" 5432 15432 \
+  postgres://postgres@127.0.0.1:15432/test --timeout-ms 1000
 # prefer_socket=false: the mysql client would otherwise switch to the server's Unix socket
 # after connecting, around the proxy.
 check MariaDB 3306 13306 'mysql://root@127.0.0.1:13306/test?prefer_socket=false'

@@ -60,17 +60,19 @@ pub(crate) fn checkout<'p, M: Manager>(
     let mut backoff = Backoff::new();
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            outages.gave_up();
-            return Err(CheckoutError::Unreachable);
-        }
         match pool.get_timeout(left) {
             Ok(conn) => return Ok(conn),
             Err(e) if e.is_timeout() => return Err(CheckoutError::Busy),
             Err(Error::Connect(_) | Error::Disconnected) => {
                 outages.connect_failed();
                 let left = deadline.saturating_duration_since(Instant::now());
-                thread::sleep(backoff.pause(rng).min(left));
+                if !left.is_zero() {
+                    thread::sleep(backoff.pause(rng).min(left));
+                }
+                if Instant::now() >= deadline {
+                    outages.gave_up();
+                    return Err(CheckoutError::Unreachable);
+                }
             }
             Err(e) => return Err(CheckoutError::Failed(e)),
         }

@@ -20,6 +20,14 @@ use crate::workload::{Names, Workload};
 /// an outage too).
 const ADMIN_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// What an operation did, for its counter.
+#[derive(Debug, Clone, Copy)]
+enum Op {
+    Transfer,
+    BalanceRead,
+    LedgerRead,
+}
+
 /// What every thread of a run shares.
 struct Ctx<'a, M: Workload>
 where
@@ -46,7 +54,7 @@ where
         timeout: Duration,
         rng: &mut fastrand::Rng,
         busy: &AtomicU64,
-        op: impl FnOnce(&mut M::Connection, &mut fastrand::Rng) -> Result<&'static str, M::Error>,
+        op: impl FnOnce(&mut M::Connection, &mut fastrand::Rng) -> Result<Op, M::Error>,
     ) -> Option<Duration> {
         let t0 = Instant::now();
         let mut conn = match checkout(self.pool, timeout, self.outages, rng) {
@@ -64,11 +72,11 @@ where
         };
         let waited = t0.elapsed();
         match op(&mut conn, rng) {
-            Ok(kind) => {
-                let counter = match kind {
-                    "transfer" => &self.counters.transfers,
-                    "balance" => &self.counters.balance_reads,
-                    _ => &self.counters.ledger_reads,
+            Ok(op) => {
+                let counter = match op {
+                    Op::Transfer => &self.counters.transfers,
+                    Op::BalanceRead => &self.counters.balance_reads,
+                    Op::LedgerRead => &self.counters.ledger_reads,
                 };
                 counter.fetch_add(1, Ordering::Relaxed);
                 self.outages.succeeded();
@@ -97,7 +105,7 @@ where
         c: &mut M::Connection,
         rng: &mut fastrand::Rng,
         write_percent: u8,
-    ) -> Result<&'static str, M::Error> {
+    ) -> Result<Op, M::Error> {
         let a = self.account(rng);
         let roll = rng.u8(0..100);
         if roll < write_percent {
@@ -106,11 +114,11 @@ where
                 b = a % self.accounts + 1;
             }
             let amount = rng.i64(1..=50);
-            M::transfer(c, self.names, a, b, amount).map(|()| "transfer")
+            M::transfer(c, self.names, a, b, amount).map(|()| Op::Transfer)
         } else if roll.is_multiple_of(2) {
-            M::read_balance(c, self.names, a).map(|()| "balance")
+            M::read_balance(c, self.names, a).map(|()| Op::BalanceRead)
         } else {
-            M::read_ledger(c, self.names, a).map(|()| "ledger")
+            M::read_ledger(c, self.names, a).map(|()| Op::LedgerRead)
         }
     }
 
@@ -175,8 +183,6 @@ where
         let to = from + Duration::from_secs_f64(args.burst_duration.max(0.0));
         (from, to.min(duration))
     });
-    out.bar
-        .set_length(u64::try_from(duration.as_millis()).unwrap_or(u64::MAX));
     out.say(&format!(
         "service: {} workers on {database} for {:.0} s (pool_size {}, max_overflow {})",
         args.workers,
@@ -252,7 +258,7 @@ where
                                         let read = M::read_ledger(c, ctx.names, a);
                                         // A slow request: holds its connection.
                                         thread::sleep(hold);
-                                        read.map(|()| "ledger")
+                                        read.map(|()| Op::LedgerRead)
                                     },
                                 );
                                 if let Some(waited) = waited {
