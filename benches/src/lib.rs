@@ -18,6 +18,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
+use hdrhistogram::Histogram;
+
 pub mod contenders;
 pub mod proto;
 pub mod stats;
@@ -119,7 +121,7 @@ pub struct Mode {
     pub check: bool,
     /// Busy-loop iterations to hold a connection (0: just touch it).
     pub hold_spins: u32,
-    /// Record every checkout's wait, in nanoseconds.
+    /// Record every checkout's wait, in nanoseconds, in a histogram.
     pub record_waits: bool,
 }
 
@@ -130,7 +132,30 @@ pub struct Worker<'a> {
     limit: u64,
     mode: Mode,
     /// Checkout waits recorded so far (ns), if the mode records them.
-    pub waits: Vec<u32>,
+    pub waits: Histogram<u64>,
+}
+
+/// The longest checkout wait a wait histogram tells apart (longer ones saturate): 60 s.
+pub const WAIT_MAX_NS: u64 = 60_000_000_000;
+
+/// An empty histogram of checkout waits in nanoseconds, 1 ns to [`WAIT_MAX_NS`] at 3
+/// significant digits: its memory is fixed when it is made (about 220 KiB), so recording
+/// never allocates, and two of them always add up.
+///
+/// ```
+/// let mut h = tarn_benches::wait_histogram();
+/// for ns in 1..=100u64 {
+///     h.record(ns * 1_000).unwrap();
+/// }
+/// // Percentiles come back within the histogram's precision (3 significant digits).
+/// assert!(h.equivalent(h.value_at_quantile(0.5), 50_000));
+/// assert!(h.equivalent(h.value_at_quantile(0.99), 99_000));
+/// assert!(h.equivalent(h.max(), 100_000));
+/// ```
+pub fn wait_histogram() -> Histogram<u64> {
+    // Constant bounds that meet `new_with_bounds`' conditions (1 <= low, 2 * low <= high,
+    // sigfig <= 5): it cannot fail.
+    Histogram::new_with_bounds(1, WAIT_MAX_NS, 3).expect("constant, valid histogram bounds")
 }
 
 /// Cycles run between two looks at the stop flag.
@@ -157,10 +182,9 @@ impl Worker<'_> {
     #[inline]
     pub fn after_checkout(&mut self, start: Option<Instant>) {
         if let Some(start) = start {
-            if self.waits.len() < self.waits.capacity() {
-                let ns = start.elapsed().as_nanos().min(u32::MAX as u128) as u32;
-                self.waits.push(ns);
-            }
+            // Sized up front (see `wait_histogram`): recording never allocates.
+            let ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            self.waits.saturating_record(ns);
         }
     }
 
@@ -211,7 +235,7 @@ pub fn calibrate_spins(target: Duration) -> u32 {
 // Runs
 
 /// What one timed run measured.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct RunResult {
     /// Wall-clock time from the start barrier until every worker stopped.
     pub elapsed: Duration,
@@ -219,8 +243,8 @@ pub struct RunResult {
     pub per_thread: Vec<u64>,
     /// Allocations made inside the measured loops, all threads together.
     pub allocs: u64,
-    /// Every recorded checkout wait (ns), all threads together, unsorted.
-    pub waits: Vec<u32>,
+    /// Every recorded checkout wait (ns), all threads together.
+    pub waits: Histogram<u64>,
 }
 
 impl RunResult {
@@ -264,7 +288,6 @@ fn run_inner(
 ) -> RunResult {
     let stop = AtomicBool::new(false);
     let barrier = Barrier::new(threads + 1);
-    let wait_cap = if mode.record_waits { 1 << 21 } else { 0 };
     std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
             .map(|_| {
@@ -273,7 +296,7 @@ fn run_inner(
                         stop: &stop,
                         limit,
                         mode,
-                        waits: Vec::with_capacity(wait_cap),
+                        waits: wait_histogram(),
                     };
                     let (cycles, allocs) = contender.work(&mut w, &barrier);
                     (cycles, allocs, w.waits)
@@ -286,12 +309,18 @@ fn run_inner(
             std::thread::sleep(duration);
             stop.store(true, Ordering::Relaxed);
         }
-        let mut result = RunResult::default();
+        let mut result = RunResult {
+            elapsed: Duration::ZERO,
+            per_thread: Vec::with_capacity(threads),
+            allocs: 0,
+            waits: wait_histogram(),
+        };
         for h in handles {
             let (cycles, allocs, waits) = h.join().expect("a benchmark worker panicked");
             result.per_thread.push(cycles);
             result.allocs += allocs;
-            result.waits.extend_from_slice(&waits);
+            // Same bounds on both sides: adding cannot fail.
+            let _ = result.waits.add(&waits);
         }
         result.elapsed = start.elapsed();
         result

@@ -1,4 +1,5 @@
-//! Small statistics over repeated runs.
+//! Small statistics over repeated runs (checkout-wait percentiles come from the
+//! hdrhistogram in each run's [`RunResult`](crate::RunResult)).
 
 /// Median, minimum and maximum of a set of repetitions.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -36,22 +37,6 @@ impl Spread {
             max: v[n - 1],
         }
     }
-}
-
-/// The `p`-th percentile (0–100, nearest rank) of sorted `values`; 0 for an empty slice.
-///
-/// ```
-/// let v: Vec<u32> = (1..=100).collect();
-/// assert_eq!(tarn_benches::stats::percentile(&v, 50.0), 50);
-/// assert_eq!(tarn_benches::stats::percentile(&v, 99.0), 99);
-/// assert_eq!(tarn_benches::stats::percentile(&v, 100.0), 100);
-/// ```
-pub fn percentile(sorted: &[u32], p: f64) -> u32 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
 /// The coefficient of variation (standard deviation / mean) of `values`; 0 when the mean is 0.

@@ -2,7 +2,9 @@
 //!
 //! ```text
 //! cargo run --release -p tarn-benches --bin sidebyside -- [--quick | --smoke]
-//!     [--out FILE.md] [--chart FILE.png]
+//!     [--out FILE.md] [--chart FILE.png] [--hold-only [--only NAME] [--size N]]
+//! cargo run --release -p tarn-benches --bin sidebyside -- --profile CONTENDER CYCLES
+//! cargo run --release -p tarn-benches --bin sidebyside -- --help
 //! ```
 //!
 //! - default: the full run (threads {1, 2, 4, 16} × pool size {1, 4, 16}, 5 repetitions of
@@ -16,8 +18,9 @@
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
+use clap::{CommandFactory, Parser};
 use tarn_benches::contenders::{self, Kind};
-use tarn_benches::stats::{cv, percentile, Spread};
+use tarn_benches::stats::{cv, Spread};
 use tarn_benches::{calibrate_spins, opened, run, run_fixed, violations, CountingAlloc, Mode};
 
 #[global_allocator]
@@ -48,48 +51,73 @@ struct Config {
     hold_sizes: Vec<usize>,
 }
 
+/// tarn side by side with its peers, in one run: a grid of threads × pool sizes, the hold
+/// scenario and the SQLite scenario, printed as Markdown.
+#[derive(Debug, Parser)]
+#[command(name = "sidebyside")]
+struct Cli {
+    /// 3 repetitions of 50 ms, for iterating (the later of --quick and --smoke counts).
+    #[arg(long, overrides_with = "smoke")]
+    quick: bool,
+    /// Correctness only (for CI): exits non-zero if a connection was held by two threads at
+    /// once or a contender made no progress; never looks at timings.
+    #[arg(long, overrides_with = "quick")]
+    smoke: bool,
+    /// Also write the Markdown report to this file.
+    #[arg(long, value_name = "FILE.md")]
+    out: Option<String>,
+    /// Also draw the chart to this PNG file.
+    #[arg(long, value_name = "FILE.png")]
+    chart: Option<String>,
+    /// Run the hold scenario alone (for iterating on waiting).
+    #[arg(long)]
+    hold_only: bool,
+    /// With --hold-only: that contender alone.
+    #[arg(long, value_name = "NAME")]
+    only: Option<String>,
+    /// With --hold-only: that pool size alone (default 4, then 1).
+    #[arg(long, value_name = "N")]
+    size: Option<usize>,
+    /// Run one contender on one thread, pool of 4, for CYCLES cycles, and exit (for
+    /// callgrind); every other option is then ignored.
+    #[arg(long, num_args = 2, value_names = ["CONTENDER", "CYCLES"])]
+    profile: Option<Vec<String>>,
+}
+
+/// Exits with clap's usage error (status 2).
+fn usage_error(msg: &str) -> ! {
+    Cli::command()
+        .error(clap::error::ErrorKind::ValueValidation, msg)
+        .exit()
+}
+
 impl Config {
-    fn parse() -> Result<Config, String> {
-        let mut cfg = Config {
-            level: Level::Full,
-            out: None,
-            chart: None,
-            profile: None,
-            hold_only: false,
-            only: None,
-            hold_sizes: vec![4, 1],
-        };
-        let mut args = std::env::args().skip(1);
-        while let Some(a) = args.next() {
-            match a.as_str() {
-                "--quick" => cfg.level = Level::Quick,
-                "--smoke" => cfg.level = Level::Smoke,
-                "--hold-only" => cfg.hold_only = true,
-                "--only" => cfg.only = Some(args.next().ok_or("--only needs a contender name")?),
-                "--size" => {
-                    let n = args.next().and_then(|n| n.parse().ok());
-                    cfg.hold_sizes = vec![n.ok_or("--size needs a pool size")?];
-                }
-                "--out" => cfg.out = Some(args.next().ok_or("--out needs a file")?),
-                "--chart" => cfg.chart = Some(args.next().ok_or("--chart needs a file")?),
-                "--profile" => {
-                    let name = args.next().ok_or("--profile needs a contender name")?;
-                    let cycles = args
-                        .next()
-                        .and_then(|n| n.parse().ok())
-                        .ok_or("--profile needs a cycle count")?;
-                    cfg.profile = Some((name, cycles));
-                }
-                "--help" | "-h" => {
-                    return Err("usage: sidebyside [--quick | --smoke] [--out FILE.md] \
-                                [--chart FILE.png] [--hold-only [--only NAME] [--size N]] \
-                                | --profile CONTENDER CYCLES"
-                        .into())
-                }
-                other => return Err(format!("unknown argument {other:?} (try --help)")),
-            }
+    /// The configuration from the command line; exits with clap's usage message (status 2)
+    /// on a bad argument, and prints `--help`.
+    fn parse() -> Config {
+        let cli = Cli::parse();
+        let profile = cli.profile.map(|v| match v.as_slice() {
+            [name, cycles] => match cycles.parse() {
+                Ok(n) => (name.clone(), n),
+                Err(e) => usage_error(&format!("--profile's cycle count {cycles:?}: {e}")),
+            },
+            _ => usage_error("--profile needs a contender name and a cycle count"),
+        });
+        Config {
+            level: if cli.smoke {
+                Level::Smoke
+            } else if cli.quick {
+                Level::Quick
+            } else {
+                Level::Full
+            },
+            out: cli.out,
+            chart: cli.chart,
+            profile,
+            hold_only: cli.hold_only,
+            only: cli.only,
+            hold_sizes: cli.size.map_or_else(|| vec![4, 1], |n| vec![n]),
         }
-        Ok(cfg)
     }
 
     fn reps(&self) -> usize {
@@ -230,7 +258,7 @@ struct Hold {
     throughput: Vec<f64>,
     p50: Vec<f64>,
     p99: Vec<f64>,
-    max: u32,
+    max: u64,
     cv: Vec<f64>,
     allocs: f64,
 }
@@ -281,13 +309,12 @@ fn run_hold(cfg: &Config, size: usize, spins: u32) -> Vec<Hold> {
     }
     for _ in 0..cfg.reps() {
         for (pool, h) in pools.iter().zip(&mut out) {
-            let mut r = run(pool.as_ref(), HOLD_THREADS, time, mode);
-            r.waits.sort_unstable();
+            let r = run(pool.as_ref(), HOLD_THREADS, time, mode);
             h.throughput
                 .push(r.cycles() as f64 / r.elapsed.as_secs_f64());
-            h.p50.push(percentile(&r.waits, 50.0) as f64);
-            h.p99.push(percentile(&r.waits, 99.0) as f64);
-            h.max = h.max.max(r.waits.last().copied().unwrap_or(0));
+            h.p50.push(r.waits.value_at_quantile(0.50) as f64);
+            h.p99.push(r.waits.value_at_quantile(0.99) as f64);
+            h.max = h.max.max(r.waits.max());
             h.cv.push(cv(&r.per_thread));
             h.allocs = h.allocs.max(r.allocs_per_cycle());
         }
@@ -628,13 +655,7 @@ fn machine() -> String {
 }
 
 fn main() {
-    let cfg = match Config::parse() {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("{e}");
-            std::process::exit(2);
-        }
-    };
+    let cfg = Config::parse();
     if let Some((name, cycles)) = &cfg.profile {
         if !contenders::ALL.contains(&name.as_str())
             && !contenders::VARIANTS.contains(&name.as_str())
