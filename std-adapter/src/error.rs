@@ -58,8 +58,7 @@ pub enum Error<E> {
     },
     /// A connection is already checked out where only one may be: an
     /// [`AssertionPool`](crate::AssertionPool)'s second checkout (with the first checkout's
-    /// backtrace), or a nested checkout on one thread of a
-    /// [`SingletonThreadPool`](crate::SingletonThreadPool).
+    /// backtrace).
     AlreadyCheckedOut {
         /// Where the connection now out was checked out, when it was recorded.
         backtrace: Option<Arc<Backtrace>>,

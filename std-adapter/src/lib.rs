@@ -71,6 +71,7 @@ pub use events::Stats;
 pub use keyed_pools::Registry;
 pub use kinds::{
     AssertionPool, KindConnection, NullPool, SingletonThreadPool, StaticConnection, StaticPool,
+    ThreadConnection,
 };
 pub use pool::{OwnedPooledConnection, Pool, PooledConnection};
 pub use registry::ConnectArgs;
