@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use tarn_core::testing::ScriptedManager;
 use tarn_pool::{
     AssertionPool, CheckoutEvent, CloseReason, Disconnected, Error, Events, KindConnection,
-    NullPool, SingletonThreadPool, StaticPool, ThreadConnection,
+    NullPool, SingletonThreadPool, StaticConnection, StaticPool, ThreadConnection,
 };
 
 #[test]
@@ -85,6 +85,82 @@ fn assertion_pool_second_checkout_carries_the_first_backtrace() {
     let again = pool.get().unwrap();
     assert_eq!(again.id, 1, "the one connection is reused");
     drop(again);
+    drop(pool);
+    manager.assert_all_closed_once(0);
+}
+
+/// Reference `_finalize_fairy`: every kind resets on return. A StaticPool connection is
+/// reset and checked in each time its last holder is done, and checked out again next time.
+#[test]
+fn static_pool_resets_and_checks_in_on_every_return() {
+    #[derive(Default)]
+    struct Count(Mutex<(usize, usize)>);
+    impl<C> Events<C> for Count {
+        fn checkout(&self, _: &mut C, _: &CheckoutEvent) -> Result<(), Disconnected> {
+            self.0.lock().unwrap().0 += 1;
+            Ok(())
+        }
+        fn checkin(&self, _: &mut C) {
+            self.0.lock().unwrap().1 += 1;
+        }
+    }
+    let manager = ScriptedManager::new();
+    let count = Arc::new(Count::default());
+    let pool = StaticPool::builder(manager.clone())
+        .listener(Arc::clone(&count))
+        .build();
+    for i in 1..=3 {
+        let a = pool.get().unwrap();
+        let b = pool.get().unwrap();
+        assert_eq!((a.id, b.id), (1, 1));
+        drop(a);
+        assert_eq!(manager.resets(), i - 1, "b still holds it");
+        drop(b);
+        assert_eq!(manager.resets(), i, "reset when the last holder is done");
+    }
+    assert_eq!(
+        *count.0.lock().unwrap(),
+        (3, 3),
+        "checkouts and checkins balance"
+    );
+    // Many threads returning and taking it at once never open a second connection.
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                for _ in 0..200 {
+                    assert_eq!(pool.get().unwrap().id, 1);
+                }
+            });
+        }
+    });
+    assert_eq!(manager.opened(), 1);
+    let (out, back) = *count.0.lock().unwrap();
+    assert_eq!(out, back);
+    drop(pool);
+    manager.assert_all_closed_once(0);
+}
+
+#[test]
+fn static_pool_connection_can_be_invalidated_soft_invalidated_and_detached() {
+    let manager = ScriptedManager::new();
+    let pool = StaticPool::new(manager.clone());
+    let (a, b) = (pool.get().unwrap(), pool.get().unwrap());
+    StaticConnection::invalidate(a);
+    assert_eq!(manager.closed(), 0, "b still uses it");
+    drop(b);
+    assert_eq!(manager.closed(), 1, "closed when the last holder is done");
+    assert_eq!(pool.stats().invalidated, 1);
+    let c = pool.get().unwrap();
+    assert_eq!(c.id, 2, "a new connection after invalidation");
+    StaticConnection::soft_invalidate(&c);
+    drop(c);
+    assert_eq!(manager.closed(), 2, "soft-invalidated: closed on return");
+    let d = pool.get().unwrap();
+    assert_eq!(d.id, 3);
+    let raw = StaticConnection::detach(d).unwrap_or_else(|_| panic!("the only handle"));
+    assert_eq!((raw.id, manager.closed()), (3, 2));
+    assert_eq!(pool.get().unwrap().id, 4, "a new connection after detach");
+    tarn_pool::Manager::close(&manager, raw);
     drop(pool);
     manager.assert_all_closed_once(0);
 }
