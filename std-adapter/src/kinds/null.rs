@@ -11,7 +11,7 @@ use super::connection::KindConnection;
 use crate::builder::Builder;
 use crate::error::Error;
 use crate::events::Stats;
-use crate::pool::{Guard, Inner};
+use crate::pool::{Guard, Inner, OwnedPooledConnection};
 
 /// A pool that does not pool: every checkout opens a connection and every checkin closes it
 /// (after the reset on return and the `checkin` event). Listeners see every event.
@@ -91,6 +91,63 @@ impl<M: Manager> NullPool<M> {
             None,
             |p| KindConnection::lent(Guard::new(p)),
         )
+    }
+
+    /// Like [`get`](Self::get), for a guard that owns a handle to the pool (`'static`).
+    ///
+    /// # Errors
+    ///
+    /// As [`get`](Self::get).
+    ///
+    /// ```
+    /// # use tarn_pool::NullPool;
+    /// # use tarn_core::testing::ScriptedManager;
+    /// let pool = NullPool::new(ScriptedManager::new());
+    /// let conn = pool.get_owned()?;
+    /// std::thread::spawn(move || assert_eq!(conn.id, 1)).join().unwrap();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn get_owned(&self) -> Result<OwnedPooledConnection<M>, Error<M::Error>> {
+        self.inner.checkout(
+            || Arc::clone(&self.inner.core),
+            None,
+            OwnedPooledConnection::new,
+        )
+    }
+
+    /// Like [`get_owned`](Self::get_owned) without waiting: [`Error::WouldBlock`] while
+    /// another thread runs the pool's very first connect (a null pool is never short of
+    /// capacity).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WouldBlock`] as above; otherwise as [`get`](Self::get).
+    pub fn try_get_owned(&self) -> Result<OwnedPooledConnection<M>, Error<M::Error>> {
+        self.inner
+            .try_checkout(Arc::clone(&self.inner.core), OwnedPooledConnection::new)
+    }
+
+    /// Marks every connection now out to be closed when returned (a null pool closes every
+    /// connection on return anyway; the method gives every kind the same surface).
+    pub fn invalidate_all(&self) {
+        self.inner.invalidate_all();
+    }
+
+    /// Closes a detached connection: reset first (per the reset mode), then the
+    /// `close_detached` event, then closed.
+    ///
+    /// ```
+    /// # use tarn_pool::{KindConnection, NullPool};
+    /// # use tarn_core::testing::ScriptedManager;
+    /// let manager = ScriptedManager::new();
+    /// let pool = NullPool::new(manager.clone());
+    /// let raw = KindConnection::detach(pool.get()?);
+    /// pool.close_detached(raw);
+    /// assert_eq!((manager.resets(), manager.closed()), (1, 1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn close_detached(&self, conn: M::Connection) {
+        self.inner.close_detached(conn);
     }
 
     /// `"NullPool"`, as the reference.

@@ -226,11 +226,16 @@ impl<M: Manager + 'static> SingletonThreadPool<M> {
         });
     }
 
-    /// A connection from the core, for this thread.
-    fn open(&self) -> Result<Pooled<SharedCore<M>>, Error<M::Error>> {
+    /// A connection from the core, for this thread; `wait`: wait while another thread runs
+    /// the pool's very first connect, or answer [`Error::WouldBlock`].
+    fn open(&self, wait: bool) -> Result<Pooled<SharedCore<M>>, Error<M::Error>> {
         let pool = &self.inner.pool;
         // Never short of capacity; only the pool's very first connect makes others wait.
-        pool.checkout(|| Arc::clone(&pool.core), None, |p| p)
+        if wait {
+            pool.checkout(|| Arc::clone(&pool.core), None, |p| p)
+        } else {
+            pool.try_checkout(Arc::clone(&pool.core), |p| p)
+        }
     }
 
     /// Checks out this thread's connection, opening it on the thread's first checkout; a
@@ -251,12 +256,68 @@ impl<M: Manager + 'static> SingletonThreadPool<M> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn get(&self) -> Result<ThreadConnection<M>, Error<M::Error>> {
+        self.thread_connection(true)
+    }
+
+    /// The same as [`get`](Self::get) (a [`ThreadConnection`] owns its handle to the pool
+    /// already), for the surface every kind has.
+    ///
+    /// # Errors
+    ///
+    /// As [`get`](Self::get).
+    pub fn get_owned(&self) -> Result<ThreadConnection<M>, Error<M::Error>> {
+        self.thread_connection(true)
+    }
+
+    /// Like [`get`](Self::get) without waiting: [`Error::WouldBlock`] while another thread
+    /// runs the pool's very first connect (the pool is never short of capacity).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WouldBlock`] as above; otherwise as [`get`](Self::get).
+    ///
+    /// ```
+    /// # use tarn_pool::SingletonThreadPool;
+    /// # use tarn_core::testing::ScriptedManager;
+    /// let pool = SingletonThreadPool::new(ScriptedManager::new());
+    /// assert_eq!(pool.try_get_owned()?.id, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn try_get_owned(&self) -> Result<ThreadConnection<M>, Error<M::Error>> {
+        self.thread_connection(false)
+    }
+
+    /// Marks every thread's connection to be replaced at its thread's next checkout (one
+    /// that is out is reset and kept at its outermost return as usual, then replaced).
+    ///
+    /// ```
+    /// # use tarn_pool::SingletonThreadPool;
+    /// # use tarn_core::testing::ScriptedManager;
+    /// let manager = ScriptedManager::new();
+    /// let pool = SingletonThreadPool::new(manager.clone());
+    /// drop(pool.get()?);
+    /// pool.invalidate_all();
+    /// assert_eq!(pool.get()?.id, 2);
+    /// assert_eq!(manager.closed(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn invalidate_all(&self) {
+        self.inner.pool.invalidate_all();
+    }
+
+    /// Closes a detached connection: reset first (per the reset mode), then the
+    /// `close_detached` event, then closed.
+    pub fn close_detached(&self, conn: M::Connection) {
+        self.inner.pool.close_detached(conn);
+    }
+
+    fn thread_connection(&self, wait: bool) -> Result<ThreadConnection<M>, Error<M::Error>> {
         let Some(found) = self.find_local() else {
             // Thread-local storage is being torn down: a connection just for this checkout,
             // in a place no one keeps (closed on return).
             let place = Arc::new(Place::out());
             place.evict();
-            return Ok(ThreadConnection::new(self.open()?, place));
+            return Ok(ThreadConnection::new(self.open(wait)?, place));
         };
         if let Some((place, out)) = found {
             if let Some(out) = out {
@@ -274,10 +335,10 @@ impl<M: Manager + 'static> SingletonThreadPool<M> {
                             Attempt::Got(p) => p,
                             Attempt::Failed(e) => return Err(e),
                             // The kept connection was closed: open another.
-                            Attempt::Busy => self.open()?,
+                            Attempt::Busy => self.open(wait)?,
                         }
                     }
-                    None => self.open()?,
+                    None => self.open(wait)?,
                 };
                 drop(st);
                 let c = ThreadConnection::new(p, place);
@@ -286,7 +347,7 @@ impl<M: Manager + 'static> SingletonThreadPool<M> {
             }
         }
         // This thread has no (live) place: open one, applying the clean-up rule.
-        let p = self.open()?;
+        let p = self.open(wait)?;
         let place = Arc::new(Place::out());
         let evicted: Vec<_> = {
             let mut all = lock_std(&self.inner.all);

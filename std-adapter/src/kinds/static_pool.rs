@@ -297,6 +297,88 @@ impl<M: Manager> StaticPool<M> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn get(&self) -> Result<StaticConnection<M>, Error<M::Error>> {
+        self.share(true)
+    }
+
+    /// The same as [`get`](Self::get) (a [`StaticConnection`] owns its handle to the pool
+    /// already), for the surface every kind has.
+    ///
+    /// # Errors
+    ///
+    /// As [`get`](Self::get).
+    pub fn get_owned(&self) -> Result<StaticConnection<M>, Error<M::Error>> {
+        self.share(true)
+    }
+
+    /// Like [`get`](Self::get) without waiting: [`Error::WouldBlock`] while the last
+    /// handle's return (its reset) or the pool's very first connect runs on another thread.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WouldBlock`] as above; otherwise as [`get`](Self::get).
+    ///
+    /// ```
+    /// # use tarn_pool::StaticPool;
+    /// # use tarn_core::testing::ScriptedManager;
+    /// let pool = StaticPool::new(ScriptedManager::new());
+    /// let (a, b) = (pool.try_get_owned()?, pool.try_get_owned()?);
+    /// assert_eq!(a.id, b.id);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn try_get_owned(&self) -> Result<StaticConnection<M>, Error<M::Error>> {
+        self.share(false)
+    }
+
+    /// Lets go of the shared connection and marks it to be replaced: it is closed when the
+    /// last handle now out is dropped (or at the next checkout, if none is out), and the
+    /// next checkout opens a new one.
+    ///
+    /// ```
+    /// # use tarn_pool::StaticPool;
+    /// # use tarn_core::testing::ScriptedManager;
+    /// let manager = ScriptedManager::new();
+    /// let pool = StaticPool::new(manager.clone());
+    /// let old = pool.get()?;
+    /// pool.invalidate_all();
+    /// assert_eq!(pool.get()?.id, 2, "a new connection for new checkouts");
+    /// drop(old);
+    /// assert_eq!(manager.closed(), 1, "the old one closed when its last handle went");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn invalidate_all(&self) {
+        self.let_go();
+        self.inner.pool.invalidate_all();
+    }
+
+    /// Closes a detached connection: reset first (per the reset mode), then the
+    /// `close_detached` event, then closed.
+    ///
+    /// ```
+    /// # use tarn_pool::{StaticConnection, StaticPool};
+    /// # use tarn_core::testing::ScriptedManager;
+    /// let manager = ScriptedManager::new();
+    /// let pool = StaticPool::new(manager.clone());
+    /// let raw = StaticConnection::detach(pool.get()?).ok().expect("the only handle");
+    /// pool.close_detached(raw);
+    /// assert_eq!((manager.resets(), manager.closed()), (1, 1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn close_detached(&self, conn: M::Connection) {
+        self.inner.pool.close_detached(conn);
+    }
+
+    /// Forgets the shared checkout: a handle out no longer touches the pool's state, and
+    /// the next checkout takes a connection from the core.
+    fn let_go(&self) {
+        let mut st = lock_std(&self.inner.state);
+        st.out = Weak::new();
+        st.busy = false;
+        st.generation += 1;
+    }
+
+    /// A handle to the shared checkout; `wait`: wait for a return under way and for the
+    /// pool's very first connect, or answer [`Error::WouldBlock`].
+    fn share(&self, wait: bool) -> Result<StaticConnection<M>, Error<M::Error>> {
         let timeout = self.inner.pool.cfg.timeout;
         let start = Instant::now();
         loop {
@@ -306,7 +388,11 @@ impl<M: Manager> StaticPool<M> {
             }
             if !st.busy {
                 let pool = &self.inner.pool;
-                let guard = pool.checkout(|| Arc::clone(&pool.core), None, Guard::new)?;
+                let guard = if wait {
+                    pool.checkout(|| Arc::clone(&pool.core), None, Guard::new)?
+                } else {
+                    pool.try_checkout(Arc::clone(&pool.core), Guard::new)?
+                };
                 let out = Arc::new(Out {
                     guard: Some(guard),
                     home: Arc::clone(&self.inner),
@@ -320,6 +406,9 @@ impl<M: Manager> StaticPool<M> {
             }
             // The last handle was just dropped and its return (the reset) is running.
             drop(st);
+            if !wait {
+                return Err(Error::WouldBlock);
+            }
             if start.elapsed() >= timeout {
                 return Err(Error::Timeout {
                     waited: timeout,
@@ -372,12 +461,7 @@ impl<M: Manager> StaticPool<M> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn dispose(&self) {
-        {
-            let mut st = lock_std(&self.inner.state);
-            st.out = Weak::new();
-            st.busy = false;
-            st.generation += 1;
-        }
+        self.let_go();
         // Closes the idle connection now and marks one out stale, so that its return
         // closes it.
         self.inner.pool.dispose();

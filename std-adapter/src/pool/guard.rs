@@ -312,3 +312,10 @@ pub struct OwnedPooledConnection<M: Manager> {
 }
 
 guard_api!(OwnedPooledConnection, "let conn = pool.get_owned()?;");
+
+impl<M: Manager> OwnedPooledConnection<M> {
+    /// The owned guard of a checkout (every kind that lends one connection to one caller).
+    pub(crate) fn new(p: Pooled<<Shared as Hold<M>>::Core>) -> Self {
+        OwnedPooledConnection { g: Guard::new(p) }
+    }
+}

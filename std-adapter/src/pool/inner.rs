@@ -65,6 +65,21 @@ impl<M: Manager> Inner<M> {
         }
     }
 
+    /// Marks every connection open now to be replaced: idle ones at their next checkout,
+    /// checked-out ones when returned.
+    pub(crate) fn invalidate_all(&self) {
+        self.core.invalidate_all();
+        tracing::info!(pool = %self.ev().name, "Pool invalidated");
+    }
+
+    /// Closes a detached connection (reset first, `close_detached` event), catching a
+    /// listener's panic (logged: there is no caller to tell).
+    pub(crate) fn close_detached(&self, conn: M::Connection) {
+        if let Err(p) = catch_unwind(AssertUnwindSafe(|| self.core.close_detached(conn))) {
+            tracing::error!(pool = %self.ev().name, "a listener panicked: {}", panic_message(&*p));
+        }
+    }
+
     /// What `recreate` builds a new pool from: this configuration under this pool's logging
     /// name, and its listeners.
     pub(crate) fn recreate_parts(&self) -> (Config, ListenerList<M::Connection>) {

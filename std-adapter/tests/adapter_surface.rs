@@ -1,0 +1,160 @@
+//! Issue 12.8 and 12.12: every kind has the same surface (owned guards, a non-waiting
+//! checkout that answers "would block", pool-wide invalidation, detach and the closing of a
+//! detached connection, which resets it first and fires `close_detached`).
+
+use std::sync::{Arc, Mutex};
+
+use tarn_core::testing::ScriptedManager;
+use tarn_pool::{
+    AssertionPool, Error, Events, KindConnection, NullPool, Pool, PooledConnection, ResetMode,
+    SingletonThreadPool, StaticConnection, StaticPool, ThreadConnection,
+};
+
+/// Records the events a detached connection's close fires, in order.
+#[derive(Default)]
+struct Log(Mutex<Vec<&'static str>>);
+
+impl<C> Events<C> for Log {
+    fn reset(&self, _: &mut C, _: ResetMode) {
+        self.0.lock().unwrap().push("reset");
+    }
+    fn close_detached(&self, _: &mut C) {
+        self.0.lock().unwrap().push("close_detached");
+    }
+}
+
+/// Closes `raw` through `close` and checks the reference's order: reset (the manager's
+/// rollback too), then `close_detached`, then closed.
+fn closes_detached_after_a_reset(manager: &ScriptedManager, log: &Log, close: impl FnOnce()) {
+    let (resets, closed) = (manager.resets(), manager.closed());
+    log.0.lock().unwrap().clear();
+    close();
+    assert_eq!(*log.0.lock().unwrap(), ["reset", "close_detached"]);
+    assert_eq!(manager.resets(), resets + 1, "rolled back first");
+    assert_eq!(manager.closed(), closed + 1, "then closed");
+}
+
+#[test]
+fn every_kind_closes_a_detached_connection_after_a_reset() {
+    let manager = ScriptedManager::new();
+    let log = Arc::new(Log::default());
+    let pool = Pool::builder(manager.clone())
+        .listener(Arc::clone(&log))
+        .build()
+        .unwrap();
+    let raw = PooledConnection::detach(pool.get().unwrap());
+    closes_detached_after_a_reset(&manager, &log, || pool.close_detached(raw));
+
+    let pool = NullPool::builder(manager.clone())
+        .listener(Arc::clone(&log))
+        .build();
+    let raw = KindConnection::detach(pool.get().unwrap());
+    closes_detached_after_a_reset(&manager, &log, || pool.close_detached(raw));
+
+    let pool = AssertionPool::builder(manager.clone())
+        .listener(Arc::clone(&log))
+        .build();
+    let raw = KindConnection::detach(pool.get().unwrap());
+    closes_detached_after_a_reset(&manager, &log, || pool.close_detached(raw));
+
+    let pool = StaticPool::builder(manager.clone())
+        .listener(Arc::clone(&log))
+        .build();
+    let raw = StaticConnection::detach(pool.get().unwrap()).unwrap_or_else(|_| panic!("one"));
+    closes_detached_after_a_reset(&manager, &log, || pool.close_detached(raw));
+
+    let pool = SingletonThreadPool::builder(manager.clone())
+        .listener(Arc::clone(&log))
+        .build();
+    let raw = ThreadConnection::detach(pool.get().unwrap()).unwrap_or_else(|_| panic!("one"));
+    closes_detached_after_a_reset(&manager, &log, || pool.close_detached(raw));
+    manager.assert_all_closed_once(0);
+}
+
+#[test]
+fn try_get_owned_answers_would_block_not_timeout() {
+    let pool = Pool::builder(ScriptedManager::new())
+        .pool_size(1)
+        .max_overflow(0)
+        .build()
+        .unwrap();
+    let held = pool.try_get_owned().unwrap();
+    assert!(matches!(pool.try_get_owned(), Err(Error::WouldBlock)));
+    drop(held);
+    assert!(pool.try_get_owned().is_ok());
+
+    let pool = AssertionPool::new(ScriptedManager::new());
+    let held = pool.try_get_owned().unwrap();
+    assert!(matches!(pool.try_get_owned(), Err(Error::WouldBlock)));
+    assert!(matches!(
+        pool.get_owned(),
+        Err(Error::AlreadyCheckedOut { .. })
+    ));
+    drop(held);
+
+    // The kinds that are never short of capacity hand one out at once.
+    let null = NullPool::new(ScriptedManager::new());
+    let a = null.try_get_owned().unwrap();
+    let b = null.try_get_owned().unwrap();
+    assert_ne!(a.id, b.id);
+    let stat = StaticPool::new(ScriptedManager::new());
+    assert_eq!(stat.try_get_owned().unwrap().id, 1);
+    let single = SingletonThreadPool::new(ScriptedManager::new());
+    assert_eq!(single.try_get_owned().unwrap().id, 1);
+}
+
+#[test]
+fn owned_guards_of_every_kind_are_static() {
+    fn is_static<T: 'static>(_: &T) {}
+    let null = NullPool::new(ScriptedManager::new());
+    let c = null.get_owned().unwrap();
+    is_static(&c);
+    std::thread::spawn(move || assert_eq!(c.id, 1))
+        .join()
+        .unwrap();
+    let assertion = AssertionPool::new(ScriptedManager::new());
+    let c = assertion.get_owned().unwrap();
+    std::thread::spawn(move || assert_eq!(c.id, 1))
+        .join()
+        .unwrap();
+    let stat = StaticPool::new(ScriptedManager::new());
+    is_static(&stat.get_owned().unwrap());
+    let single = SingletonThreadPool::new(ScriptedManager::new());
+    is_static(&single.get_owned().unwrap());
+}
+
+#[test]
+fn invalidate_all_replaces_every_kinds_connection() {
+    let manager = ScriptedManager::new();
+    let assertion = AssertionPool::new(manager.clone());
+    drop(assertion.get().unwrap());
+    assertion.invalidate_all();
+    assert_eq!(assertion.get().unwrap().id, 2);
+    assert_eq!(manager.closed(), 1);
+
+    let manager = ScriptedManager::new();
+    let stat = StaticPool::new(manager.clone());
+    drop(stat.get().unwrap());
+    stat.invalidate_all();
+    assert_eq!(stat.get().unwrap().id, 2);
+    assert_eq!(manager.closed(), 1);
+
+    let manager = ScriptedManager::new();
+    let single = SingletonThreadPool::new(manager.clone());
+    let out = single.get().unwrap();
+    single.invalidate_all();
+    drop(out);
+    assert_eq!(
+        single.get().unwrap().id,
+        2,
+        "replaced at the thread's next checkout"
+    );
+    assert_eq!(manager.closed(), 1);
+
+    let manager = ScriptedManager::new();
+    let null = NullPool::new(manager.clone());
+    let out = null.get().unwrap();
+    null.invalidate_all();
+    drop(out);
+    assert_eq!(manager.closed(), 1);
+}
