@@ -76,7 +76,7 @@ pub use kinds::{
 pub use pool::{OwnedPooledConnection, Pool, PooledConnection};
 pub use registry::ConnectArgs;
 pub use tarn_core::{
-    BuildError, CheckoutEvent, CloseReason, Disconnected, Events, IdleOrder, InvalidateReason,
-    Manager, ResetMode, State, UNBOUNDED_IDLE_CAP,
+    BuildError, CheckoutEvent, Clock, CloseReason, Disconnected, Events, IdleOrder,
+    InvalidateReason, Manager, ResetMode, State, UNBOUNDED_IDLE_CAP,
 };
 pub use wait::Fairness;

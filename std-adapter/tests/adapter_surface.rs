@@ -158,3 +158,57 @@ fn invalidate_all_replaces_every_kinds_connection() {
     drop(out);
     assert_eq!(manager.closed(), 1);
 }
+
+/// Issue 12.1: every kind takes a clock, so ages (recycle) can be driven in tests.
+#[test]
+fn every_kind_measures_recycle_on_its_clock() {
+    use std::time::Duration;
+    use tarn_core::testing::ManualClock;
+    const MINUTE: usize = 60_000_000_000; // ns
+
+    let (manager, clock) = (ScriptedManager::new(), ManualClock::new());
+    let pool = Pool::builder(manager.clone())
+        .recycle(Duration::from_secs(60))
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    drop(pool.get().unwrap());
+    assert_eq!(pool.get().unwrap().id, 1, "young: kept");
+    clock.advance(MINUTE + 1);
+    assert_eq!(
+        pool.get().unwrap().id,
+        2,
+        "old on the pool's clock: replaced"
+    );
+
+    let (manager, clock) = (ScriptedManager::new(), ManualClock::new());
+    let pool = AssertionPool::builder(manager.clone())
+        .recycle(Duration::from_secs(60))
+        .clock(clock.clone())
+        .build();
+    drop(pool.get().unwrap());
+    clock.advance(MINUTE + 1);
+    assert_eq!(pool.get().unwrap().id, 2);
+
+    let (manager, clock) = (ScriptedManager::new(), ManualClock::new());
+    let pool = StaticPool::builder(manager.clone())
+        .recycle(Duration::from_secs(60))
+        .clock(clock.clone())
+        .build();
+    drop(pool.get().unwrap());
+    assert_eq!(pool.get().unwrap().id, 1);
+    clock.advance(MINUTE + 1);
+    assert_eq!(pool.get().unwrap().id, 2);
+
+    let (manager, clock) = (ScriptedManager::new(), ManualClock::new());
+    let pool = SingletonThreadPool::builder(manager.clone())
+        .recycle(Duration::from_secs(60))
+        .clock(clock.clone())
+        .build();
+    drop(pool.get().unwrap());
+    assert_eq!(pool.get().unwrap().id, 1);
+    clock.advance(MINUTE + 1);
+    assert_eq!(pool.get().unwrap().id, 2);
+    drop(pool);
+    manager.assert_all_closed_once(0);
+}

@@ -42,7 +42,7 @@ impl<M: Manager> Inner<M> {
         let core = tarn_core::Builder::new(Mgr { inner: manager })
             .settings(settings.reset_limit(Some(cfg.timeout)))
             .events(events)
-            .clock(StdClock::new())
+            .clock(StdClock::new(cfg.clock.clone()))
             .waiters(WaitQueue::new(cfg.fairness))
             .build()?;
         Ok(Inner {
