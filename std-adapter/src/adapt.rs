@@ -31,9 +31,10 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
     }
 }
 
-/// The user's manager, made panic-safe.
+/// The user's manager, made panic-safe. Shared (an `Arc`) so that `recreate` builds a new
+/// pool over the same manager without asking for `M: Clone`.
 pub(crate) struct Mgr<M> {
-    pub(crate) inner: M,
+    pub(crate) inner: Arc<M>,
 }
 
 fn panicked<E>(step: &str, p: &(dyn Any + Send)) -> MgrError<E> {

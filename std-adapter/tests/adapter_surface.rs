@@ -212,3 +212,35 @@ fn every_kind_measures_recycle_on_its_clock() {
     drop(pool);
     manager.assert_all_closed_once(0);
 }
+
+/// Issue 12.12: `recreate` needs no `Clone` manager: the new pool shares this one's.
+#[test]
+fn every_kind_recreates_over_a_manager_that_is_not_clone() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    struct Counting(AtomicUsize);
+    impl tarn_pool::Manager for Counting {
+        type Connection = usize;
+        type Error = std::convert::Infallible;
+        fn connect(&self) -> Result<usize, Self::Error> {
+            Ok(self.0.fetch_add(1, Ordering::SeqCst) + 1)
+        }
+        fn reset(&self, _: &mut usize, _: ResetMode) -> Result<(), Self::Error> {
+            Ok(())
+        }
+        fn close(&self, _: usize) {}
+    }
+    let new = || Counting(AtomicUsize::new(0));
+    let pool = Pool::builder(new()).logging_name("p").build().unwrap();
+    drop(pool.get().unwrap());
+    let fresh = pool.recreate();
+    assert_eq!(fresh.logging_name(), "p");
+    assert_eq!(*fresh.get().unwrap(), 2, "the same manager, shared");
+    let null = NullPool::new(new()).recreate();
+    assert_eq!(*null.get().unwrap(), 1);
+    let stat = StaticPool::new(new()).recreate();
+    assert_eq!(*stat.get().unwrap(), 1);
+    let assertion = AssertionPool::new(new()).recreate();
+    assert_eq!(*assertion.get().unwrap(), 1);
+    let single = SingletonThreadPool::new(new()).recreate();
+    assert_eq!(*single.get().unwrap(), 1);
+}

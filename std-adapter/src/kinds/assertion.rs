@@ -80,12 +80,12 @@ impl<M: Manager> Builder<M, AssertionPool<M>> {
 
     /// Builds the pool. Opens nothing.
     pub fn build(self) -> AssertionPool<M> {
-        AssertionPool::from_parts(self.manager, self.cfg, self.listeners)
+        AssertionPool::from_parts(Arc::new(self.manager), self.cfg, self.listeners)
     }
 }
 
 impl<M: Manager> AssertionPool<M> {
-    fn from_parts(manager: M, cfg: Config, listeners: ListenerList<M::Connection>) -> Self {
+    fn from_parts(manager: Arc<M>, cfg: Config, listeners: ListenerList<M::Connection>) -> Self {
         let settings = cfg.core.pool_size(1).max_overflow(0);
         let inner = Inner::new(manager, cfg, listeners, "assertion", settings)
             .expect("one slot and no overflow is a valid configuration");
@@ -248,10 +248,10 @@ impl<M: Manager> AssertionPool<M> {
     }
 }
 
-impl<M: Manager + Clone> AssertionPool<M> {
+impl<M: Manager> AssertionPool<M> {
     /// A new pool with the same configuration, manager and listeners.
     pub fn recreate(&self) -> Self {
-        let (cfg, listeners) = self.inner.recreate_parts();
-        AssertionPool::from_parts(self.manager().clone(), cfg, listeners)
+        let (manager, cfg, listeners) = self.inner.recreate_parts();
+        AssertionPool::from_parts(manager, cfg, listeners)
     }
 }

@@ -55,7 +55,7 @@ impl<M: Manager> fmt::Debug for NullPool<M> {
 impl<M: Manager> Builder<M, NullPool<M>> {
     /// Builds the pool. Opens nothing.
     pub fn build(self) -> NullPool<M> {
-        NullPool::from_parts(self.manager, self.cfg, self.listeners)
+        NullPool::from_parts(Arc::new(self.manager), self.cfg, self.listeners)
     }
 }
 
@@ -192,7 +192,7 @@ impl<M: Manager> NullPool<M> {
     }
 }
 
-impl<M: Manager + Clone> NullPool<M> {
+impl<M: Manager> NullPool<M> {
     /// A new pool with the same configuration, manager and listeners.
     ///
     /// ```
@@ -203,14 +203,14 @@ impl<M: Manager + Clone> NullPool<M> {
     /// assert_eq!(fresh.logging_name(), pool.logging_name());
     /// ```
     pub fn recreate(&self) -> Self {
-        let (cfg, listeners) = self.inner.recreate_parts();
-        NullPool::from_parts(self.manager().clone(), cfg, listeners)
+        let (manager, cfg, listeners) = self.inner.recreate_parts();
+        NullPool::from_parts(manager, cfg, listeners)
     }
 }
 
 impl<M: Manager> NullPool<M> {
     fn from_parts(
-        manager: M,
+        manager: Arc<M>,
         cfg: crate::config::Config,
         listeners: crate::events::ListenerList<M::Connection>,
     ) -> Self {

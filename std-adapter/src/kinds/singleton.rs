@@ -163,12 +163,12 @@ impl<M: Manager + 'static> Builder<M, SingletonThreadPool<M>> {
 
     /// Builds the pool. Opens nothing.
     pub fn build(self) -> SingletonThreadPool<M> {
-        SingletonThreadPool::from_parts(self.manager, self.cfg, self.listeners)
+        SingletonThreadPool::from_parts(Arc::new(self.manager), self.cfg, self.listeners)
     }
 }
 
 impl<M: Manager + 'static> SingletonThreadPool<M> {
-    fn from_parts(manager: M, cfg: Config, listeners: ListenerList<M::Connection>) -> Self {
+    fn from_parts(manager: Arc<M>, cfg: Config, listeners: ListenerList<M::Connection>) -> Self {
         // The kept connections are the threads' (in their places), not the core's idle set.
         let settings = cfg
             .core
@@ -439,10 +439,10 @@ impl<M: Manager + 'static> SingletonThreadPool<M> {
     }
 }
 
-impl<M: Manager + Clone + 'static> SingletonThreadPool<M> {
+impl<M: Manager + 'static> SingletonThreadPool<M> {
     /// A new pool with the same configuration, manager and listeners.
     pub fn recreate(&self) -> Self {
-        let (cfg, listeners) = self.inner.pool.recreate_parts();
-        SingletonThreadPool::from_parts(self.manager().clone(), cfg, listeners)
+        let (manager, cfg, listeners) = self.inner.pool.recreate_parts();
+        SingletonThreadPool::from_parts(manager, cfg, listeners)
     }
 }

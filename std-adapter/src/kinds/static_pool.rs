@@ -246,12 +246,12 @@ impl<M: Manager> fmt::Debug for StaticPool<M> {
 impl<M: Manager> Builder<M, StaticPool<M>> {
     /// Builds the pool. Opens nothing.
     pub fn build(self) -> StaticPool<M> {
-        StaticPool::from_parts(self.manager, self.cfg, self.listeners)
+        StaticPool::from_parts(Arc::new(self.manager), self.cfg, self.listeners)
     }
 }
 
 impl<M: Manager> StaticPool<M> {
-    fn from_parts(manager: M, cfg: Config, listeners: ListenerList<M::Connection>) -> Self {
+    fn from_parts(manager: Arc<M>, cfg: Config, listeners: ListenerList<M::Connection>) -> Self {
         // Unlimited: after `dispose` a new connection opens while handles to the old one
         // may still be out.
         let settings = cfg.core.pool_size(1).unlimited_overflow();
@@ -469,10 +469,10 @@ impl<M: Manager> StaticPool<M> {
     }
 }
 
-impl<M: Manager + Clone> StaticPool<M> {
+impl<M: Manager> StaticPool<M> {
     /// A new pool with the same configuration, manager and listeners.
     pub fn recreate(&self) -> Self {
-        let (cfg, listeners) = self.inner.pool.recreate_parts();
-        StaticPool::from_parts(self.manager().clone(), cfg, listeners)
+        let (manager, cfg, listeners) = self.inner.pool.recreate_parts();
+        StaticPool::from_parts(manager, cfg, listeners)
     }
 }

@@ -186,7 +186,7 @@ impl<M: Manager> Builder<M, Pool<M>> {
         let settings = self.cfg.core;
         Ok(Pool {
             inner: Arc::new(Inner::new(
-                self.manager,
+                Arc::new(self.manager),
                 self.cfg,
                 self.listeners,
                 "pool",

@@ -32,7 +32,7 @@ impl<M: Manager> Inner<M> {
     /// logging name), with the core settings the kind derives from `cfg`. Opens no
     /// connection.
     pub(crate) fn new(
-        manager: M,
+        manager: Arc<M>,
         cfg: Config,
         listeners: ListenerList<M::Connection>,
         kind: &str,
@@ -80,13 +80,14 @@ impl<M: Manager> Inner<M> {
         }
     }
 
-    /// What `recreate` builds a new pool from: this configuration under this pool's logging
-    /// name, and its listeners.
-    pub(crate) fn recreate_parts(&self) -> (Config, ListenerList<M::Connection>) {
+    /// What `recreate` builds a new pool from: this pool's manager (shared), this
+    /// configuration under this pool's logging name, and its listeners.
+    pub(crate) fn recreate_parts(&self) -> (Arc<M>, Config, ListenerList<M::Connection>) {
         tracing::info!(pool = %self.ev().name, "Pool recreating");
         let mut cfg = self.cfg.clone();
         cfg.name = Some(self.ev().name.to_string());
-        (cfg, self.ev().snapshot())
+        let manager = Arc::clone(&self.core.manager().inner);
+        (manager, cfg, self.ev().snapshot())
     }
 
     /// The wait queue.

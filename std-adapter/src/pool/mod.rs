@@ -419,7 +419,7 @@ impl<M: Manager> Pool<M> {
     }
 }
 
-impl<M: Manager + Clone> Pool<M> {
+impl<M: Manager> Pool<M> {
     /// A new, empty pool with the same configuration, manager and listeners (the
     /// reference's `recreate`). Connects nothing; this pool is left as it is.
     ///
@@ -435,9 +435,9 @@ impl<M: Manager + Clone> Pool<M> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn recreate(&self) -> Pool<M> {
-        let (cfg, listeners) = self.inner.recreate_parts();
+        let (manager, cfg, listeners) = self.inner.recreate_parts();
         let settings = cfg.core;
-        let inner = Inner::new(self.manager().clone(), cfg, listeners, "pool", settings)
+        let inner = Inner::new(manager, cfg, listeners, "pool", settings)
             .expect("the configuration was validated when this pool was built");
         Pool {
             inner: Arc::new(inner),
