@@ -244,3 +244,30 @@ fn every_kind_recreates_over_a_manager_that_is_not_clone() {
     let single = SingletonThreadPool::new(new()).recreate();
     assert_eq!(*single.get().unwrap(), 1);
 }
+
+/// Issue 13.4 (part): a failed reset is its own error, and every error's message carries
+/// its cause.
+#[test]
+fn a_failed_reset_is_its_own_error_and_messages_carry_the_cause() {
+    let manager = ScriptedManager::new();
+    let pool = Pool::builder(manager.clone()).build().unwrap();
+    let c = pool.get().unwrap();
+    manager.fail_resets(1);
+    let err = PooledConnection::checkin(c).unwrap_err();
+    assert!(matches!(err, Error::Reset(_)), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "failed to reset a connection on return (it was invalidated): scripted reset failure"
+    );
+    let source = std::error::Error::source(&err).map(ToString::to_string);
+    assert_eq!(source.as_deref(), Some("scripted reset failure"));
+    assert_eq!(pool.state().open, 0, "invalidated");
+
+    manager.fail_connects(1);
+    let err = pool.get().unwrap_err();
+    assert!(
+        err.to_string().ends_with(": scripted connect failure"),
+        "{err}"
+    );
+    manager.assert_all_closed_once(0);
+}
