@@ -271,3 +271,68 @@ fn a_failed_reset_is_its_own_error_and_messages_carry_the_cause() {
     );
     manager.assert_all_closed_once(0);
 }
+
+/// Issue 13.5 (part): a guard of any kind dropped while its thread unwinds, with listeners
+/// that panic as it closes the connection, neither aborts the process nor leaks: the
+/// connection is invalidated (not reset: it may be mid-transaction) and closed once.
+#[test]
+fn a_guard_dropped_during_unwinding_with_panicking_listeners_does_not_abort() {
+    struct PanicOnClose;
+    impl<C> Events<C> for PanicOnClose {
+        fn invalidate(&self, _: &mut C, _: tarn_pool::InvalidateReason) {
+            panic!("invalidate listener boom");
+        }
+        fn close(&self, _: &mut C, _: tarn_pool::CloseReason) {
+            panic!("close listener boom");
+        }
+    }
+    fn unwind_holding<G>(get: impl FnOnce() -> G + Send) {
+        let r = std::thread::scope(|s| {
+            s.spawn(move || {
+                let _held = get();
+                panic!("the holder panics");
+            })
+            .join()
+        });
+        assert!(
+            r.is_err(),
+            "the holder's own panic reaches join, nothing else"
+        );
+    }
+    let manager = ScriptedManager::new();
+    let pool = Pool::builder(manager.clone())
+        .listener(PanicOnClose)
+        .build()
+        .unwrap();
+    unwind_holding(|| pool.get().unwrap());
+    let null = NullPool::builder(manager.clone())
+        .listener(PanicOnClose)
+        .build();
+    unwind_holding(|| null.get().unwrap());
+    let assertion = AssertionPool::builder(manager.clone())
+        .listener(PanicOnClose)
+        .build();
+    unwind_holding(|| assertion.get().unwrap());
+    let stat = StaticPool::builder(manager.clone())
+        .listener(PanicOnClose)
+        .build();
+    unwind_holding(|| stat.get().unwrap());
+    let single = SingletonThreadPool::builder(manager.clone())
+        .listener(PanicOnClose)
+        .build();
+    let single_ref = &single;
+    unwind_holding(move || drop(single_ref.get().unwrap()));
+    assert_eq!(
+        manager.resets(),
+        1,
+        "only the singleton's clean return reset"
+    );
+    assert_eq!(pool.state().open, 0);
+    // Two panicking hooks in one operation, no holder panic: the invalidate listener's
+    // panic unwinds through the core's drop guard, whose close event panics again.
+    PooledConnection::invalidate(pool.get().unwrap());
+    assert_eq!(pool.state().open, 0);
+    assert_eq!(manager.opened(), 6);
+    assert_eq!(manager.closed(), 6, "each closed once");
+    manager.assert_all_closed_once(0);
+}
