@@ -475,8 +475,15 @@ fn detach_frees_the_slot_and_hands_over_the_connection() {
         "a detached connection is the holder's to close"
     );
     let id = raw.id;
+    let resets = m.resets();
+    rec.take();
     p.close_detached(raw);
-    assert!(rec.take().contains(&format!("close_detached:{id}")));
+    // Reference `_finalize_fairy`: a detached connection is reset, then closed.
+    assert_eq!(
+        rec.take(),
+        [format!("reset:{id}"), format!("close_detached:{id}")]
+    );
+    assert_eq!(m.resets(), resets + 1, "rolled back before closing");
     drop(p);
     m.assert_all_closed_once(0);
 }

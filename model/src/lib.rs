@@ -696,6 +696,16 @@ impl Model {
         Some((p, conn))
     }
 
+    /// `close_detached`: the connection is reset first (per the reset mode; a failed reset
+    /// changes nothing), then closed.
+    fn close_detached(&mut self, conn: MConn) {
+        if self.reset != ResetMode::None {
+            self.resets += 1;
+            take(&mut self.fail_resets);
+        }
+        self.close(conn);
+    }
+
     /// Closes a connection that leaves pool `p`.
     fn close_out(&mut self, p: usize, conn: MConn) {
         self.close(conn);
@@ -962,7 +972,7 @@ impl<S: Storage<ScriptedConn, ()>> Runner<S> {
                 if !m.detached.is_empty() {
                     let k = usize::from(n) % m.detached.len();
                     let conn = m.detached.remove(k);
-                    m.close(conn);
+                    m.close_detached(conn);
                     self.pool.close_detached(self.detached.remove(k));
                 }
             }
@@ -1067,7 +1077,7 @@ impl<S: Storage<ScriptedConn, ()>> Runner<S> {
             }
         }
         while let Some(conn) = self.model.detached.pop() {
-            self.model.close(conn);
+            self.model.close_detached(conn);
             let raw = self.detached.pop().expect("the model holds as many");
             self.pool.close_detached(raw);
         }

@@ -8,6 +8,7 @@
 
 use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tarn_core::{Manager, ResetMode};
@@ -30,9 +31,10 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
     }
 }
 
-/// The user's manager, made panic-safe.
+/// The user's manager, made panic-safe. Shared (an `Arc`) so that `recreate` builds a new
+/// pool over the same manager without asking for `M: Clone`.
 pub(crate) struct Mgr<M> {
-    pub(crate) inner: M,
+    pub(crate) inner: Arc<M>,
 }
 
 fn panicked<E>(step: &str, p: &(dyn Any + Send)) -> MgrError<E> {
@@ -137,17 +139,32 @@ impl<M: Manager> Mgr<M> {
     }
 }
 
-/// Time for the core's recycle check: nanoseconds since the pool was built. Read by the core
-/// only when a recycle age is set.
-#[derive(Debug, Clone, Copy)]
+/// A user's clock (`Builder::clock`), behind a pointer: `tarn_core::Clock` has an
+/// associated constant, so it cannot be a trait object itself.
+pub(crate) trait UserClock: Send + Sync {
+    fn now(&self) -> u64;
+}
+
+impl<K: tarn_core::Clock + Send + Sync> UserClock for K {
+    #[inline]
+    fn now(&self) -> u64 {
+        tarn_core::Clock::now(self)
+    }
+}
+
+/// Time for the core's age checks (recycle): nanoseconds since the pool was built, or the
+/// user's clock (ticks read as nanoseconds). Read by the core only when an age is set.
+#[derive(Clone)]
 pub(crate) struct StdClock {
     start: Instant,
+    user: Option<Arc<dyn UserClock>>,
 }
 
 impl StdClock {
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(user: Option<Arc<dyn UserClock>>) -> Self {
         StdClock {
             start: Instant::now(),
+            user,
         }
     }
 }
@@ -155,6 +172,9 @@ impl StdClock {
 impl tarn_core::Clock for StdClock {
     #[inline]
     fn now(&self) -> u64 {
-        u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX)
+        match &self.user {
+            Some(clock) => clock.now(),
+            None => u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX),
+        }
     }
 }

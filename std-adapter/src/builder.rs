@@ -9,8 +9,9 @@
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
+use std::time::Duration;
 
-use tarn_core::{Events, Manager, ResetMode};
+use tarn_core::{Clock, Events, Manager, ResetMode};
 
 use crate::config::Config;
 use crate::events::ListenerList;
@@ -136,6 +137,52 @@ impl<M: Manager, K> Builder<M, K> {
     /// ```
     pub fn echo(mut self, on: bool) -> Self {
         self.cfg.echo = on;
+        self
+    }
+
+    /// Replaces a connection at checkout once it is older than `age`. Defaults to never.
+    ///
+    /// Every kind has it, as in the reference (a kept thread's or shared connection is
+    /// replaced at its next checkout). Ages are measured on the pool's
+    /// [`clock`](Self::clock).
+    ///
+    /// ```
+    /// # use tarn_pool::Pool;
+    /// # use tarn_core::testing::ScriptedManager;
+    /// let pool = Pool::builder(ScriptedManager::new())
+    ///     .recycle(std::time::Duration::from_millis(1))
+    ///     .build()?;
+    /// drop(pool.get()?);
+    /// std::thread::sleep(std::time::Duration::from_millis(5));
+    /// assert_eq!(pool.get()?.id, 2, "too old: replaced");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn recycle(mut self, age: Duration) -> Self {
+        self.cfg.core.recycle = Some(u64::try_from(age.as_nanos()).unwrap_or(u64::MAX));
+        self
+    }
+
+    /// The clock the pool's ages (recycle) are measured on, its ticks read as nanoseconds;
+    /// the wall clock by default. Drive it in tests (tarn-core's `ManualClock`, feature
+    /// `testing`) to make a connection old without waiting.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tarn_pool::Pool;
+    /// use tarn_core::testing::{ManualClock, ScriptedManager};
+    ///
+    /// let clock = ManualClock::new();
+    /// let pool = Pool::builder(ScriptedManager::new())
+    ///     .recycle(Duration::from_secs(60))
+    ///     .clock(clock.clone())
+    ///     .build()?;
+    /// drop(pool.get()?);
+    /// clock.advance(61_000_000_000); // 61 s, in nanoseconds
+    /// assert_eq!(pool.get()?.id, 2, "recycled: older than 60 s on the pool's clock");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn clock(mut self, clock: impl Clock + Send + Sync + 'static) -> Self {
+        self.cfg.clock = Some(Arc::new(clock));
         self
     }
 

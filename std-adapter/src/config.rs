@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use tarn_core::Settings;
 
+use crate::adapt::UserClock;
+
 use crate::wait::Fairness;
 
 /// The reference pool's default checkout timeout.
@@ -34,6 +36,8 @@ pub(crate) struct Config {
     pub(crate) echo: bool,
     /// AssertionPool: record where the connection was checked out.
     pub(crate) store_backtrace: bool,
+    /// The user's clock (`Builder::clock`); `None`: the wall clock.
+    pub(crate) clock: Option<Arc<dyn UserClock>>,
 }
 
 impl Default for Config {
@@ -45,6 +49,7 @@ impl Default for Config {
             name: None,
             echo: false,
             store_backtrace: true,
+            clock: None,
         }
     }
 }

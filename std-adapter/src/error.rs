@@ -44,9 +44,13 @@ pub enum Error<E> {
     },
     /// No connection was free and [`try_get`](crate::Pool::try_get) does not wait.
     WouldBlock,
-    /// The manager failed to open a connection; the cause is available through `source()`
-    /// or [`Error::into_inner`].
+    /// The manager failed to open a connection; the cause is in the message and available
+    /// through `source()` or [`Error::into_inner`].
     Connect(E),
+    /// The manager failed to reset a connection on its return
+    /// ([`checkin`](crate::PooledConnection::checkin)); the connection was invalidated. The
+    /// cause is in the message and available through `source()` or [`Error::into_inner`].
+    Reset(E),
     /// Listeners reported two connections in a row as disconnected at checkout; both were
     /// closed. The database is probably unreachable.
     Disconnected,
@@ -58,8 +62,7 @@ pub enum Error<E> {
     },
     /// A connection is already checked out where only one may be: an
     /// [`AssertionPool`](crate::AssertionPool)'s second checkout (with the first checkout's
-    /// backtrace), or a nested checkout on one thread of a
-    /// [`SingletonThreadPool`](crate::SingletonThreadPool).
+    /// backtrace).
     AlreadyCheckedOut {
         /// Where the connection now out was checked out, when it was recorded.
         backtrace: Option<Arc<Backtrace>>,
@@ -69,7 +72,7 @@ pub enum Error<E> {
 }
 
 impl<E> Error<E> {
-    /// The manager's error, for [`Error::Connect`].
+    /// The manager's error, for [`Error::Connect`] and [`Error::Reset`].
     ///
     /// # Examples
     ///
@@ -86,7 +89,30 @@ impl<E> Error<E> {
     /// ```
     pub fn into_inner(self) -> Option<E> {
         match self {
-            Self::Connect(e) => Some(e),
+            Self::Connect(e) | Self::Reset(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// This error as an `Error<F>`, when it carries no manager error (for logging a
+    /// message that needs no `E: Display`).
+    pub(crate) fn without_cause<F>(&self) -> Option<Error<F>> {
+        match self {
+            &Self::Timeout {
+                waited,
+                pool_size,
+                overflow,
+                max_overflow,
+                waiters,
+            } => Some(Error::Timeout {
+                waited,
+                pool_size,
+                overflow,
+                max_overflow,
+                waiters,
+            }),
+            Self::WouldBlock => Some(Error::WouldBlock),
+            Self::Disconnected => Some(Error::Disconnected),
             _ => None,
         }
     }
@@ -102,7 +128,22 @@ impl<E> Error<E> {
     }
 }
 
-impl<E> fmt::Display for Error<E> {
+/// The message carries the manager's error, for [`Error::Connect`] and [`Error::Reset`]
+/// (a manager's error names its target without the password: see
+/// [`managers`](crate::managers)).
+///
+/// ```
+/// use tarn_pool::Pool;
+/// use tarn_core::testing::ScriptedManager;
+///
+/// let manager = ScriptedManager::new();
+/// manager.fail_connects(1);
+/// let pool = Pool::builder(manager).build()?;
+/// let err = pool.get().unwrap_err();
+/// assert_eq!(err.to_string(), "failed to open a new connection: scripted connect failure");
+/// # Ok::<(), tarn_pool::BuildError>(())
+/// ```
+impl<E: fmt::Display> fmt::Display for Error<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Timeout {
@@ -124,7 +165,11 @@ impl<E> fmt::Display for Error<E> {
                 )
             }
             Self::WouldBlock => f.write_str("no idle connection and no capacity to open one"),
-            Self::Connect(_) => f.write_str("failed to open a new connection"),
+            Self::Connect(e) => write!(f, "failed to open a new connection: {e}"),
+            Self::Reset(e) => write!(
+                f,
+                "failed to reset a connection on return (it was invalidated): {e}"
+            ),
             Self::Build(e) => write!(f, "could not build the pool: {e}"),
             Self::Disconnected => f.write_str(
                 "listeners reported two connections in a row as disconnected on checkout",
@@ -146,7 +191,7 @@ impl<E> fmt::Display for Error<E> {
 impl<E: std::error::Error + 'static> std::error::Error for Error<E> {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Self::Connect(e) => Some(e),
+            Self::Connect(e) | Self::Reset(e) => Some(e),
             _ => None,
         }
     }

@@ -16,10 +16,13 @@
 //! While no listener is registered and echo is off (`plain`), an event costs one load and
 //! the guards skip the panic catching listeners need.
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use tarn_core::{CheckoutEvent, CloseReason, Disconnected, Events, InvalidateReason, ResetMode};
+
+use crate::adapt::panic_message;
 
 /// Cumulative counters of a pool's rare events. Only bumped off the checkout/checkin fast
 /// path (opening, closing, invalidating, timing out).
@@ -135,6 +138,17 @@ impl<C> Ev<C> {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         };
+        if std::thread::panicking() {
+            // Called while this thread unwinds (a drop guard of the core closing a
+            // connection after a first panic): a second panic escaping here would abort the
+            // process, so each listener's panic is caught and logged.
+            for l in list.iter() {
+                if let Err(p) = catch_unwind(AssertUnwindSafe(|| f(&**l))) {
+                    tracing::error!(pool = %self.name, "a listener panicked while unwinding: {}", panic_message(&*p));
+                }
+            }
+            return;
+        }
         for l in list.iter() {
             f(&**l);
         }

@@ -71,11 +71,12 @@ pub use events::Stats;
 pub use keyed_pools::Registry;
 pub use kinds::{
     AssertionPool, KindConnection, NullPool, SingletonThreadPool, StaticConnection, StaticPool,
+    ThreadConnection,
 };
 pub use pool::{OwnedPooledConnection, Pool, PooledConnection};
 pub use registry::ConnectArgs;
 pub use tarn_core::{
-    BuildError, CheckoutEvent, CloseReason, Disconnected, Events, IdleOrder, InvalidateReason,
-    Manager, ResetMode, State, UNBOUNDED_IDLE_CAP,
+    BuildError, CheckoutEvent, Clock, CloseReason, Disconnected, Events, IdleOrder,
+    InvalidateReason, Manager, ResetMode, State, UNBOUNDED_IDLE_CAP,
 };
 pub use wait::Fairness;

@@ -104,7 +104,14 @@ fn all_ten_events_fire_in_the_references_order() {
     pool.close_detached(raw);
     assert_eq!(
         log.take(),
-        ["connect", "checkout fresh=true", "detach", "close_detached"]
+        [
+            "connect",
+            "checkout fresh=true",
+            "detach",
+            "reset Rollback",
+            "close_detached"
+        ],
+        "a detached connection is reset before it is closed (_finalize_fairy)"
     );
 }
 

@@ -4,8 +4,8 @@ use std::sync::{Arc, Mutex};
 
 use tarn_core::testing::ScriptedManager;
 use tarn_pool::{
-    AssertionPool, CloseReason, Error, Events, KindConnection, NullPool, SingletonThreadPool,
-    StaticPool,
+    AssertionPool, CheckoutEvent, CloseReason, Disconnected, Error, Events, KindConnection,
+    NullPool, SingletonThreadPool, StaticConnection, StaticPool, ThreadConnection,
 };
 
 #[test]
@@ -89,6 +89,82 @@ fn assertion_pool_second_checkout_carries_the_first_backtrace() {
     manager.assert_all_closed_once(0);
 }
 
+/// Reference `_finalize_fairy`: every kind resets on return. A StaticPool connection is
+/// reset and checked in each time its last holder is done, and checked out again next time.
+#[test]
+fn static_pool_resets_and_checks_in_on_every_return() {
+    #[derive(Default)]
+    struct Count(Mutex<(usize, usize)>);
+    impl<C> Events<C> for Count {
+        fn checkout(&self, _: &mut C, _: &CheckoutEvent) -> Result<(), Disconnected> {
+            self.0.lock().unwrap().0 += 1;
+            Ok(())
+        }
+        fn checkin(&self, _: &mut C) {
+            self.0.lock().unwrap().1 += 1;
+        }
+    }
+    let manager = ScriptedManager::new();
+    let count = Arc::new(Count::default());
+    let pool = StaticPool::builder(manager.clone())
+        .listener(Arc::clone(&count))
+        .build();
+    for i in 1..=3 {
+        let a = pool.get().unwrap();
+        let b = pool.get().unwrap();
+        assert_eq!((a.id, b.id), (1, 1));
+        drop(a);
+        assert_eq!(manager.resets(), i - 1, "b still holds it");
+        drop(b);
+        assert_eq!(manager.resets(), i, "reset when the last holder is done");
+    }
+    assert_eq!(
+        *count.0.lock().unwrap(),
+        (3, 3),
+        "checkouts and checkins balance"
+    );
+    // Many threads returning and taking it at once never open a second connection.
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                for _ in 0..200 {
+                    assert_eq!(pool.get().unwrap().id, 1);
+                }
+            });
+        }
+    });
+    assert_eq!(manager.opened(), 1);
+    let (out, back) = *count.0.lock().unwrap();
+    assert_eq!(out, back);
+    drop(pool);
+    manager.assert_all_closed_once(0);
+}
+
+#[test]
+fn static_pool_connection_can_be_invalidated_soft_invalidated_and_detached() {
+    let manager = ScriptedManager::new();
+    let pool = StaticPool::new(manager.clone());
+    let (a, b) = (pool.get().unwrap(), pool.get().unwrap());
+    StaticConnection::invalidate(a);
+    assert_eq!(manager.closed(), 0, "b still uses it");
+    drop(b);
+    assert_eq!(manager.closed(), 1, "closed when the last holder is done");
+    assert_eq!(pool.stats().invalidated, 1);
+    let c = pool.get().unwrap();
+    assert_eq!(c.id, 2, "a new connection after invalidation");
+    StaticConnection::soft_invalidate(&c);
+    drop(c);
+    assert_eq!(manager.closed(), 2, "soft-invalidated: closed on return");
+    let d = pool.get().unwrap();
+    assert_eq!(d.id, 3);
+    let raw = StaticConnection::detach(d).unwrap_or_else(|_| panic!("the only handle"));
+    assert_eq!((raw.id, manager.closed()), (3, 2));
+    assert_eq!(pool.get().unwrap().id, 4, "a new connection after detach");
+    tarn_pool::Manager::close(&manager, raw);
+    drop(pool);
+    manager.assert_all_closed_once(0);
+}
+
 #[test]
 fn singleton_thread_pool_one_connection_per_thread() {
     let manager = ScriptedManager::new();
@@ -152,16 +228,74 @@ fn singleton_thread_pool_keeps_at_most_pool_size_threads() {
     manager.assert_all_closed_once(0);
 }
 
+/// Reference lines 949-961: a nested checkout on one thread returns the thread's
+/// connection; only the outermost return resets and checks in.
 #[test]
-fn singleton_thread_pool_nested_checkout_is_an_error() {
-    let pool = SingletonThreadPool::new(ScriptedManager::new());
-    let held = pool.get().unwrap();
-    assert!(matches!(
-        pool.get(),
-        Err(Error::AlreadyCheckedOut { backtrace: None })
-    ));
-    drop(held);
-    assert!(pool.get().is_ok());
+fn singleton_thread_pool_nested_checkout_shares_the_threads_connection() {
+    #[derive(Default)]
+    struct Count(Mutex<(usize, usize)>);
+    impl<C> Events<C> for Count {
+        fn checkout(&self, _: &mut C, _: &CheckoutEvent) -> Result<(), Disconnected> {
+            self.0.lock().unwrap().0 += 1;
+            Ok(())
+        }
+        fn checkin(&self, _: &mut C) {
+            self.0.lock().unwrap().1 += 1;
+        }
+    }
+    let manager = ScriptedManager::new();
+    let count = Arc::new(Count::default());
+    let pool = SingletonThreadPool::builder(manager.clone())
+        .listener(Arc::clone(&count))
+        .build();
+    let outer = pool.get().unwrap();
+    let inner = pool.get().unwrap();
+    let innermost = pool.get().unwrap();
+    assert_eq!((inner.id, innermost.id), (outer.id, outer.id));
+    assert_eq!(manager.opened(), 1);
+    assert_eq!(ThreadConnection::handles(&outer), 3);
+    drop(innermost);
+    drop(inner);
+    assert_eq!(manager.resets(), 0, "a nested return does not reset");
+    assert_eq!(count.0.lock().unwrap().1, 0, "nor check in");
+    drop(outer);
+    assert_eq!(manager.resets(), 1, "the outermost return resets once");
+    assert_eq!(
+        *count.0.lock().unwrap(),
+        (1, 1),
+        "one checkout, one checkin"
+    );
+    // Another thread still gets its own connection while this one's is out.
+    let outer = pool.get().unwrap();
+    let other = std::thread::scope(|s| s.spawn(|| pool.get().unwrap().id).join().unwrap());
+    assert_ne!(other, outer.id);
+    drop(outer);
+    drop(pool);
+    manager.assert_all_closed_once(0);
+}
+
+#[test]
+fn singleton_thread_pool_nested_invalidate_and_detach_wait_for_the_outermost() {
+    let manager = ScriptedManager::new();
+    let pool = SingletonThreadPool::new(manager.clone());
+    let outer = pool.get().unwrap();
+    let inner = pool.get().unwrap();
+    ThreadConnection::invalidate(inner);
+    assert_eq!(manager.closed(), 0, "the outer handle still uses it");
+    assert_eq!(pool.get().unwrap().id, 1, "still the thread's connection");
+    let outer = ThreadConnection::detach(outer).expect("the only handle left");
+    // Detaching the only handle takes the connection out, invalidation flag and all.
+    assert_eq!((outer.id, manager.closed()), (1, 0));
+    let next = pool.get().unwrap();
+    assert_eq!(next.id, 2, "a new connection after the detach");
+    let nested = pool.get().unwrap();
+    let nested = ThreadConnection::detach(nested).expect_err("the outer handle is out");
+    ThreadConnection::invalidate(nested);
+    drop(next);
+    assert_eq!(manager.closed(), 1, "invalidated at the outermost return");
+    assert_eq!(pool.get().unwrap().id, 3);
+    drop(pool);
+    manager.assert_all_closed_once(1);
 }
 
 #[test]

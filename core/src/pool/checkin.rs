@@ -257,14 +257,25 @@ where
         }
     }
 
-    /// Closes a connection that left the pool through [`Pooled::detach`](crate::Pooled::detach), firing the
-    /// `close_detached` event. A detached connection may also simply be closed by its owner.
+    /// Closes a connection that left the pool through [`Pooled::detach`](crate::Pooled::detach)
+    /// as the reference closes a detached connection (`_finalize_fairy`): reset first (the
+    /// `reset` event, then the manager's reset per the reset mode, within
+    /// [`Settings::reset_limit`](crate::Settings::reset_limit)), then the `close_detached`
+    /// event, then close. A failed reset changes nothing: the connection is closed next. A
+    /// detached connection may also simply be closed by its owner.
     pub fn close_detached(&self, conn: M::Connection) {
         let mut closing = Closing {
             manager: &self.manager,
             conn: Some(conn),
         };
         if let Some(conn) = closing.conn.as_mut() {
+            let mode = self.settings.reset;
+            self.events.reset(conn, mode);
+            if mode != ResetMode::None {
+                let _ = self
+                    .manager
+                    .reset_within(conn, mode, self.settings.reset_limit);
+            }
             self.events.close_detached(conn);
         }
     }

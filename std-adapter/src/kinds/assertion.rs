@@ -6,14 +6,14 @@ use std::backtrace::Backtrace;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
-use tarn_core::{Events, Manager};
+use tarn_core::{Events, Manager, Pooled};
 
 use super::connection::KindConnection;
 use crate::builder::Builder;
 use crate::config::Config;
 use crate::error::Error;
 use crate::events::{ListenerList, Stats};
-use crate::pool::{Guard, Inner};
+use crate::pool::{CorePtr, Guard, Inner, OwnedPooledConnection};
 use crate::sync::lock_std;
 
 /// A pool of one connection that allows at most one checkout at a time: a second checkout
@@ -80,12 +80,12 @@ impl<M: Manager> Builder<M, AssertionPool<M>> {
 
     /// Builds the pool. Opens nothing.
     pub fn build(self) -> AssertionPool<M> {
-        AssertionPool::from_parts(self.manager, self.cfg, self.listeners)
+        AssertionPool::from_parts(Arc::new(self.manager), self.cfg, self.listeners)
     }
 }
 
 impl<M: Manager> AssertionPool<M> {
-    fn from_parts(manager: M, cfg: Config, listeners: ListenerList<M::Connection>) -> Self {
+    fn from_parts(manager: Arc<M>, cfg: Config, listeners: ListenerList<M::Connection>) -> Self {
         let settings = cfg.core.pool_size(1).max_overflow(0);
         let inner = Inner::new(manager, cfg, listeners, "assertion", settings)
             .expect("one slot and no overflow is a valid configuration");
@@ -112,11 +112,84 @@ impl<M: Manager> AssertionPool<M> {
     /// [`Error::AlreadyCheckedOut`] (with the first checkout's backtrace) if it is out;
     /// otherwise as [`Pool::get`](crate::Pool::get).
     pub fn get(&self) -> Result<KindConnection<'_, M>, Error<M::Error>> {
+        self.checkout(&*self.inner.core, |p| KindConnection::lent(Guard::new(p)))
+    }
+
+    /// Like [`get`](Self::get), for a guard that owns a handle to the pool (`'static`).
+    ///
+    /// # Errors
+    ///
+    /// As [`get`](Self::get).
+    ///
+    /// ```
+    /// # use tarn_pool::{AssertionPool, Error};
+    /// # use tarn_core::testing::ScriptedManager;
+    /// let pool = AssertionPool::new(ScriptedManager::new());
+    /// let conn = pool.get_owned()?;
+    /// assert!(matches!(pool.get_owned(), Err(Error::AlreadyCheckedOut { .. })));
+    /// std::thread::spawn(move || assert_eq!(conn.id, 1)).join().unwrap();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn get_owned(&self) -> Result<OwnedPooledConnection<M>, Error<M::Error>> {
+        self.checkout(Arc::clone(&self.inner.core), OwnedPooledConnection::new)
+    }
+
+    /// Like [`get_owned`](Self::get_owned), answering [`Error::WouldBlock`] (not
+    /// [`Error::AlreadyCheckedOut`]) when the connection is out: for a caller that means to
+    /// try again.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WouldBlock`] as above; otherwise as [`get`](Self::get).
+    ///
+    /// ```
+    /// # use tarn_pool::{AssertionPool, Error};
+    /// # use tarn_core::testing::ScriptedManager;
+    /// let pool = AssertionPool::new(ScriptedManager::new());
+    /// let conn = pool.try_get_owned()?;
+    /// assert!(matches!(pool.try_get_owned(), Err(Error::WouldBlock)));
+    /// # drop(conn);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn try_get_owned(&self) -> Result<OwnedPooledConnection<M>, Error<M::Error>> {
+        match self.checkout(Arc::clone(&self.inner.core), OwnedPooledConnection::new) {
+            Err(Error::AlreadyCheckedOut { .. }) => Err(Error::WouldBlock),
+            other => other,
+        }
+    }
+
+    /// Marks the connection to be replaced: at its next checkout if it is in, when
+    /// returned if it is out.
+    pub fn invalidate_all(&self) {
+        self.inner.invalidate_all();
+    }
+
+    /// Closes a detached connection: reset first (per the reset mode), then the
+    /// `close_detached` event, then closed.
+    ///
+    /// ```
+    /// # use tarn_pool::{AssertionPool, KindConnection};
+    /// # use tarn_core::testing::ScriptedManager;
+    /// let manager = ScriptedManager::new();
+    /// let pool = AssertionPool::new(manager.clone());
+    /// let raw = KindConnection::detach(pool.get()?);
+    /// assert_eq!(pool.get()?.id, 2, "the slot is free again");
+    /// pool.close_detached(raw);
+    /// assert_eq!(manager.closed(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn close_detached(&self, conn: M::Connection) {
+        self.inner.close_detached(conn);
+    }
+
+    /// The one checkout, recording where it was made.
+    fn checkout<P: CorePtr<M>, T>(
+        &self,
+        ptr: P,
+        wrap: impl FnOnce(Pooled<P>) -> T,
+    ) -> Result<T, Error<M::Error>> {
         let mut out = lock_std(&self.out);
-        match self
-            .inner
-            .try_checkout(&*self.inner.core, |p| KindConnection::lent(Guard::new(p)))
-        {
+        match self.inner.try_checkout(ptr, wrap) {
             Ok(conn) => {
                 *out = Some(Arc::new(if self.inner.cfg.store_backtrace {
                     Backtrace::force_capture()
@@ -175,10 +248,10 @@ impl<M: Manager> AssertionPool<M> {
     }
 }
 
-impl<M: Manager + Clone> AssertionPool<M> {
+impl<M: Manager> AssertionPool<M> {
     /// A new pool with the same configuration, manager and listeners.
     pub fn recreate(&self) -> Self {
-        let (cfg, listeners) = self.inner.recreate_parts();
-        AssertionPool::from_parts(self.manager().clone(), cfg, listeners)
+        let (manager, cfg, listeners) = self.inner.recreate_parts();
+        AssertionPool::from_parts(manager, cfg, listeners)
     }
 }

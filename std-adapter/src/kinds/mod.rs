@@ -6,7 +6,8 @@
 //! the one and only, the thread's) over a tarn-core pool configured for it; the core runs
 //! every step of the connections' lives, as it does for [`Pool`](crate::Pool).
 //! `connection.rs` is the guard of the kinds that lend a connection to one caller at a
-//! time.
+//! time; `thread_connection.rs` the guard of a thread's connection and the place the thread
+//! keeps it in.
 //!
 //! The kinds do not wait for capacity (only NullPool, StaticPool and SingletonThreadPool
 //! checkouts wait, and only while the pool's very first connect runs); the manager calls a
@@ -18,9 +19,11 @@ mod connection;
 mod null;
 mod singleton;
 mod static_pool;
+mod thread_connection;
 
 pub use assertion::AssertionPool;
 pub use connection::KindConnection;
 pub use null::NullPool;
 pub use singleton::SingletonThreadPool;
 pub use static_pool::{StaticConnection, StaticPool};
+pub use thread_connection::ThreadConnection;

@@ -11,7 +11,7 @@ use super::connection::KindConnection;
 use crate::builder::Builder;
 use crate::error::Error;
 use crate::events::Stats;
-use crate::pool::{Guard, Inner};
+use crate::pool::{Guard, Inner, OwnedPooledConnection};
 
 /// A pool that does not pool: every checkout opens a connection and every checkin closes it
 /// (after the reset on return and the `checkin` event). Listeners see every event.
@@ -55,7 +55,7 @@ impl<M: Manager> fmt::Debug for NullPool<M> {
 impl<M: Manager> Builder<M, NullPool<M>> {
     /// Builds the pool. Opens nothing.
     pub fn build(self) -> NullPool<M> {
-        NullPool::from_parts(self.manager, self.cfg, self.listeners)
+        NullPool::from_parts(Arc::new(self.manager), self.cfg, self.listeners)
     }
 }
 
@@ -91,6 +91,63 @@ impl<M: Manager> NullPool<M> {
             None,
             |p| KindConnection::lent(Guard::new(p)),
         )
+    }
+
+    /// Like [`get`](Self::get), for a guard that owns a handle to the pool (`'static`).
+    ///
+    /// # Errors
+    ///
+    /// As [`get`](Self::get).
+    ///
+    /// ```
+    /// # use tarn_pool::NullPool;
+    /// # use tarn_core::testing::ScriptedManager;
+    /// let pool = NullPool::new(ScriptedManager::new());
+    /// let conn = pool.get_owned()?;
+    /// std::thread::spawn(move || assert_eq!(conn.id, 1)).join().unwrap();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn get_owned(&self) -> Result<OwnedPooledConnection<M>, Error<M::Error>> {
+        self.inner.checkout(
+            || Arc::clone(&self.inner.core),
+            None,
+            OwnedPooledConnection::new,
+        )
+    }
+
+    /// Like [`get_owned`](Self::get_owned) without waiting: [`Error::WouldBlock`] while
+    /// another thread runs the pool's very first connect (a null pool is never short of
+    /// capacity).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WouldBlock`] as above; otherwise as [`get`](Self::get).
+    pub fn try_get_owned(&self) -> Result<OwnedPooledConnection<M>, Error<M::Error>> {
+        self.inner
+            .try_checkout(Arc::clone(&self.inner.core), OwnedPooledConnection::new)
+    }
+
+    /// Marks every connection now out to be closed when returned (a null pool closes every
+    /// connection on return anyway; the method gives every kind the same surface).
+    pub fn invalidate_all(&self) {
+        self.inner.invalidate_all();
+    }
+
+    /// Closes a detached connection: reset first (per the reset mode), then the
+    /// `close_detached` event, then closed.
+    ///
+    /// ```
+    /// # use tarn_pool::{KindConnection, NullPool};
+    /// # use tarn_core::testing::ScriptedManager;
+    /// let manager = ScriptedManager::new();
+    /// let pool = NullPool::new(manager.clone());
+    /// let raw = KindConnection::detach(pool.get()?);
+    /// pool.close_detached(raw);
+    /// assert_eq!((manager.resets(), manager.closed()), (1, 1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn close_detached(&self, conn: M::Connection) {
+        self.inner.close_detached(conn);
     }
 
     /// `"NullPool"`, as the reference.
@@ -135,7 +192,7 @@ impl<M: Manager> NullPool<M> {
     }
 }
 
-impl<M: Manager + Clone> NullPool<M> {
+impl<M: Manager> NullPool<M> {
     /// A new pool with the same configuration, manager and listeners.
     ///
     /// ```
@@ -146,14 +203,14 @@ impl<M: Manager + Clone> NullPool<M> {
     /// assert_eq!(fresh.logging_name(), pool.logging_name());
     /// ```
     pub fn recreate(&self) -> Self {
-        let (cfg, listeners) = self.inner.recreate_parts();
-        NullPool::from_parts(self.manager().clone(), cfg, listeners)
+        let (manager, cfg, listeners) = self.inner.recreate_parts();
+        NullPool::from_parts(manager, cfg, listeners)
     }
 }
 
 impl<M: Manager> NullPool<M> {
     fn from_parts(
-        manager: M,
+        manager: Arc<M>,
         cfg: crate::config::Config,
         listeners: crate::events::ListenerList<M::Connection>,
     ) -> Self {

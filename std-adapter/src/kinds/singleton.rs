@@ -2,7 +2,8 @@
 //! on connections open at once and nothing kept idle (`Retain::Nothing`); each thread's
 //! connection, between two of its checkouts, is checked in where it is (the core's in-place
 //! checkin: reset and `checkin` event) and kept in the thread's [`Place`], so no other
-//! thread can get it.
+//! thread can get it. While it is out, the thread's list also points at the checkout, so a
+//! nested checkout on the thread shares it ([`ThreadConnection`]).
 //!
 //! A place is shared by three holders: the pool's list of every thread's place (oldest
 //! first, for the clean-up rule), the thread's thread-local list (so the thread finds its
@@ -12,12 +13,13 @@
 
 use std::cell::RefCell;
 use std::fmt;
+use std::rc::{Rc, Weak as RcWeak};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use tarn_core::{CheckedIn, Events, Manager, Pooled, Retain};
 
-use super::connection::{KindConnection, Place, SharedCore};
+use super::thread_connection::{Out, Place, SharedCore, ThreadConnection};
 
 use crate::builder::Builder;
 use crate::config::Config;
@@ -38,14 +40,18 @@ static SINGLETON_IDS: AtomicUsize = AtomicUsize::new(1);
 /// - **Thread exit**: a thread's connection is closed when the thread exits (its
 ///   thread-local place is reached with `LocalKey::try_with`, so a checkout during
 ///   thread-local destruction still works: it gets a connection that is closed on return).
-/// - **Nested checkout**: a second checkout on a thread whose connection is out fails with
-///   [`Error::AlreadyCheckedOut`] (`backtrace: None`): Rust cannot hand out two `&mut` to one
-///   connection. Pass the guard down instead.
+/// - **Nested checkout** (the reference's): a checkout on a thread whose connection is out
+///   returns the thread's connection. Rust cannot hand out two `&mut` to one connection, so
+///   a checkout gives a [`ThreadConnection`], which derefs to `&M::Connection` (shared
+///   access, as [`StaticPool`](crate::StaticPool)'s; use a connection type whose methods
+///   take `&self`, as rusqlite's do, or interior mutability). Only the outermost return (the
+///   last handle dropped) resets the connection and checks it in. A handle is neither `Send`
+///   nor `Sync`: the connection never leaves its thread.
 ///
 /// # Examples
 ///
 /// ```
-/// use tarn_pool::{Error, SingletonThreadPool};
+/// use tarn_pool::SingletonThreadPool;
 /// # use tarn_core::testing::ScriptedManager;
 ///
 /// let pool = SingletonThreadPool::new(ScriptedManager::new());
@@ -55,7 +61,7 @@ static SINGLETON_IDS: AtomicUsize = AtomicUsize::new(1);
 /// assert_ne!(other, id);
 ///
 /// let held = pool.get()?;
-/// assert!(matches!(pool.get(), Err(Error::AlreadyCheckedOut { .. })));
+/// assert_eq!(pool.get()?.id, held.id, "a nested checkout shares it");
 /// # drop(held);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -76,10 +82,12 @@ trait ThreadExit {
     fn exit(&self);
 }
 
-/// A thread's entry in its thread-local list: its place, and the pool that holds it.
+/// A thread's entry in its thread-local list: its place, the pool that holds it, and the
+/// checkout while the connection is out (for nested checkouts).
 struct Local<M: Manager + 'static> {
     place: Arc<Place<M>>,
     pool: Weak<SingletonInner<M>>,
+    out: RefCell<RcWeak<Out<M>>>,
 }
 
 impl<M: Manager + 'static> ThreadExit for Local<M> {
@@ -155,12 +163,12 @@ impl<M: Manager + 'static> Builder<M, SingletonThreadPool<M>> {
 
     /// Builds the pool. Opens nothing.
     pub fn build(self) -> SingletonThreadPool<M> {
-        SingletonThreadPool::from_parts(self.manager, self.cfg, self.listeners)
+        SingletonThreadPool::from_parts(Arc::new(self.manager), self.cfg, self.listeners)
     }
 }
 
 impl<M: Manager + 'static> SingletonThreadPool<M> {
-    fn from_parts(manager: M, cfg: Config, listeners: ListenerList<M::Connection>) -> Self {
+    fn from_parts(manager: Arc<M>, cfg: Config, listeners: ListenerList<M::Connection>) -> Self {
         // The kept connections are the threads' (in their places), not the core's idle set.
         let settings = cfg
             .core
@@ -188,9 +196,9 @@ impl<M: Manager + 'static> SingletonThreadPool<M> {
         Builder::new(manager)
     }
 
-    /// This thread's place: `None` if thread-local storage is gone (thread exit),
-    /// `Some(None)` if this thread has none yet.
-    fn find_local(&self) -> Option<Option<Arc<Place<M>>>> {
+    /// This thread's place and its checkout if the connection is out: `None` if
+    /// thread-local storage is gone (thread exit), `Some(None)` if this thread has none yet.
+    fn find_local(&self) -> Option<Option<(Arc<Place<M>>, Option<Rc<Out<M>>>)>> {
         let id = self.inner.id;
         LOCALS
             .try_with(|l| {
@@ -198,38 +206,127 @@ impl<M: Manager + 'static> SingletonThreadPool<M> {
                 l.0.iter()
                     .find(|(pid, _)| *pid == id)
                     .and_then(|(_, s)| s.as_any().downcast_ref::<Local<M>>())
-                    .map(|local| Arc::clone(&local.place))
+                    .map(|local| (Arc::clone(&local.place), local.out.borrow().upgrade()))
             })
             .ok()
     }
 
-    /// A connection from the core, for this thread.
-    fn open(&self) -> Result<Pooled<SharedCore<M>>, Error<M::Error>> {
-        let pool = &self.inner.pool;
-        // Never short of capacity; only the pool's very first connect makes others wait.
-        pool.checkout(|| Arc::clone(&pool.core), None, |p| p)
+    /// Records `c` as this thread's checkout, for nested checkouts to share.
+    fn set_out(&self, c: &ThreadConnection<M>) {
+        let id = self.inner.id;
+        let _ = LOCALS.try_with(|l| {
+            let l = l.borrow();
+            if let Some(local) =
+                l.0.iter()
+                    .find(|(pid, _)| *pid == id)
+                    .and_then(|(_, s)| s.as_any().downcast_ref::<Local<M>>())
+            {
+                *local.out.borrow_mut() = ThreadConnection::downgrade(c);
+            }
+        });
     }
 
-    /// Checks out this thread's connection, opening it on the thread's first checkout.
+    /// A connection from the core, for this thread; `wait`: wait while another thread runs
+    /// the pool's very first connect, or answer [`Error::WouldBlock`].
+    fn open(&self, wait: bool) -> Result<Pooled<SharedCore<M>>, Error<M::Error>> {
+        let pool = &self.inner.pool;
+        // Never short of capacity; only the pool's very first connect makes others wait.
+        if wait {
+            pool.checkout(|| Arc::clone(&pool.core), None, |p| p)
+        } else {
+            pool.try_checkout(Arc::clone(&pool.core), |p| p)
+        }
+    }
+
+    /// Checks out this thread's connection, opening it on the thread's first checkout; a
+    /// nested checkout (the thread's connection is out) shares it.
     ///
     /// # Errors
     ///
-    /// [`Error::AlreadyCheckedOut`] for a nested checkout on one thread; otherwise as
-    /// [`Pool::get`](crate::Pool::get).
-    pub fn get(&self) -> Result<KindConnection<'_, M>, Error<M::Error>> {
+    /// As [`Pool::get`](crate::Pool::get).
+    ///
+    /// ```
+    /// # use tarn_pool::SingletonThreadPool;
+    /// # use tarn_core::testing::ScriptedManager;
+    /// let manager = ScriptedManager::new();
+    /// let pool = SingletonThreadPool::new(manager.clone());
+    /// let outer = pool.get()?;
+    /// let inner = pool.get()?;
+    /// assert_eq!((inner.id, manager.opened()), (outer.id, 1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn get(&self) -> Result<ThreadConnection<M>, Error<M::Error>> {
+        self.thread_connection(true)
+    }
+
+    /// The same as [`get`](Self::get) (a [`ThreadConnection`] owns its handle to the pool
+    /// already), for the surface every kind has.
+    ///
+    /// # Errors
+    ///
+    /// As [`get`](Self::get).
+    pub fn get_owned(&self) -> Result<ThreadConnection<M>, Error<M::Error>> {
+        self.thread_connection(true)
+    }
+
+    /// Like [`get`](Self::get) without waiting: [`Error::WouldBlock`] while another thread
+    /// runs the pool's very first connect (the pool is never short of capacity).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WouldBlock`] as above; otherwise as [`get`](Self::get).
+    ///
+    /// ```
+    /// # use tarn_pool::SingletonThreadPool;
+    /// # use tarn_core::testing::ScriptedManager;
+    /// let pool = SingletonThreadPool::new(ScriptedManager::new());
+    /// assert_eq!(pool.try_get_owned()?.id, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn try_get_owned(&self) -> Result<ThreadConnection<M>, Error<M::Error>> {
+        self.thread_connection(false)
+    }
+
+    /// Marks every thread's connection to be replaced at its thread's next checkout (one
+    /// that is out is reset and kept at its outermost return as usual, then replaced).
+    ///
+    /// ```
+    /// # use tarn_pool::SingletonThreadPool;
+    /// # use tarn_core::testing::ScriptedManager;
+    /// let manager = ScriptedManager::new();
+    /// let pool = SingletonThreadPool::new(manager.clone());
+    /// drop(pool.get()?);
+    /// pool.invalidate_all();
+    /// assert_eq!(pool.get()?.id, 2);
+    /// assert_eq!(manager.closed(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn invalidate_all(&self) {
+        self.inner.pool.invalidate_all();
+    }
+
+    /// Closes a detached connection: reset first (per the reset mode), then the
+    /// `close_detached` event, then closed.
+    pub fn close_detached(&self, conn: M::Connection) {
+        self.inner.pool.close_detached(conn);
+    }
+
+    fn thread_connection(&self, wait: bool) -> Result<ThreadConnection<M>, Error<M::Error>> {
         let Some(found) = self.find_local() else {
             // Thread-local storage is being torn down: a connection just for this checkout,
             // in a place no one keeps (closed on return).
             let place = Arc::new(Place::out());
             place.evict();
-            return Ok(KindConnection::thread(self.open()?, place));
+            return Ok(ThreadConnection::new(self.open(wait)?, place));
         };
-        if let Some(place) = found {
+        if let Some((place, out)) = found {
+            if let Some(out) = out {
+                // A nested checkout: the thread's connection, even if the pool let go of
+                // its place (it is then closed at the outermost return).
+                return Ok(ThreadConnection::share(out));
+            }
             let mut st = lock_std(&place.state);
             if !st.evicted {
-                if st.out {
-                    return Err(Error::AlreadyCheckedOut { backtrace: None });
-                }
                 let p = match st.kept.take() {
                     Some(kept) => {
                         let left = TimeLeft::new(self.inner.pool.cfg.timeout);
@@ -238,18 +335,19 @@ impl<M: Manager + 'static> SingletonThreadPool<M> {
                             Attempt::Got(p) => p,
                             Attempt::Failed(e) => return Err(e),
                             // The kept connection was closed: open another.
-                            Attempt::Busy => self.open()?,
+                            Attempt::Busy => self.open(wait)?,
                         }
                     }
-                    None => self.open()?,
+                    None => self.open(wait)?,
                 };
-                st.out = true;
                 drop(st);
-                return Ok(KindConnection::thread(p, place));
+                let c = ThreadConnection::new(p, place);
+                self.set_out(&c);
+                return Ok(c);
             }
         }
         // This thread has no (live) place: open one, applying the clean-up rule.
-        let p = self.open()?;
+        let p = self.open(wait)?;
         let place = Arc::new(Place::out());
         let evicted: Vec<_> = {
             let mut all = lock_std(&self.inner.all);
@@ -262,17 +360,19 @@ impl<M: Manager + 'static> SingletonThreadPool<M> {
         for old in evicted {
             old.evict();
         }
+        let c = ThreadConnection::new(p, Arc::clone(&place));
         let id = self.inner.id;
         let local: Box<dyn ThreadExit> = Box::new(Local {
-            place: Arc::clone(&place),
+            place,
             pool: Arc::downgrade(&self.inner),
+            out: RefCell::new(ThreadConnection::downgrade(&c)),
         });
         let _ = LOCALS.try_with(|l| {
             let mut l = l.borrow_mut();
             l.0.retain(|(pid, _)| *pid != id);
             l.0.push((id, local));
         });
-        Ok(KindConnection::thread(p, place))
+        Ok(c)
     }
 
     /// `"SingletonThreadPool id:<id> size: <threads kept>"`, as the reference.
@@ -339,10 +439,10 @@ impl<M: Manager + 'static> SingletonThreadPool<M> {
     }
 }
 
-impl<M: Manager + Clone + 'static> SingletonThreadPool<M> {
+impl<M: Manager + 'static> SingletonThreadPool<M> {
     /// A new pool with the same configuration, manager and listeners.
     pub fn recreate(&self) -> Self {
-        let (cfg, listeners) = self.inner.pool.recreate_parts();
-        SingletonThreadPool::from_parts(self.manager().clone(), cfg, listeners)
+        let (manager, cfg, listeners) = self.inner.pool.recreate_parts();
+        SingletonThreadPool::from_parts(manager, cfg, listeners)
     }
 }

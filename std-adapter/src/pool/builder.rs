@@ -99,24 +99,6 @@ impl<M: Manager> Builder<M, Pool<M>> {
         self
     }
 
-    /// Replaces a connection at checkout once it is older than `age`. Defaults to never.
-    ///
-    /// ```
-    /// # use tarn_pool::Pool;
-    /// # use tarn_core::testing::ScriptedManager;
-    /// let pool = Pool::builder(ScriptedManager::new())
-    ///     .recycle(std::time::Duration::from_millis(1))
-    ///     .build()?;
-    /// drop(pool.get()?);
-    /// std::thread::sleep(std::time::Duration::from_millis(5));
-    /// assert_eq!(pool.get()?.id, 2, "too old: replaced");
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn recycle(mut self, age: Duration) -> Self {
-        self.cfg.core.recycle = Some(u64::try_from(age.as_nanos()).unwrap_or(u64::MAX));
-        self
-    }
-
     /// Pings an idle connection before handing it out (not one just opened), replacing it
     /// silently if the ping fails. A ping failure the manager classifies as a disconnect also
     /// invalidates every older connection. Defaults to `false`.
@@ -204,7 +186,7 @@ impl<M: Manager> Builder<M, Pool<M>> {
         let settings = self.cfg.core;
         Ok(Pool {
             inner: Arc::new(Inner::new(
-                self.manager,
+                Arc::new(self.manager),
                 self.cfg,
                 self.listeners,
                 "pool",

@@ -205,7 +205,10 @@ impl<M: Manager> Inner<M> {
                     max_overflow: state.max_overflow.unwrap_or(usize::MAX),
                     waiters,
                 };
-                tracing::debug!(pool = %self.ev().name, "{err}");
+                // A timeout's message has no manager error in it: shown as any `E`'s is.
+                if let Some(shown) = err.without_cause::<std::convert::Infallible>() {
+                    tracing::debug!(pool = %self.ev().name, "{shown}");
+                }
                 Err(err)
             }
         }

@@ -136,7 +136,7 @@ fn checkin_caught<M: Manager, P: CorePtr<M>>(p: Pooled<P>) -> Result<(), Error<M
         Ok(Ok(())) => Ok(()),
         Ok(Err(MgrError::Manager(e))) => {
             tracing::info!(pool = %name, "Exception during reset on return; connection invalidated");
-            Err(Error::Connect(e))
+            Err(Error::Reset(e))
         }
         Ok(Err(MgrError::Panicked(what))) => {
             tracing::error!(pool = %name, "{what}; connection invalidated");
@@ -271,7 +271,7 @@ macro_rules! guard_api {
             ///
             /// # Errors
             ///
-            /// [`Error::Connect`] with the manager's error if the reset on return failed (the
+            /// [`Error::Reset`] with the manager's error if the reset on return failed (the
             /// connection was invalidated); [`Error::Panicked`] if a listener or the manager
             /// panicked (the connection was closed).
             ///
@@ -312,3 +312,10 @@ pub struct OwnedPooledConnection<M: Manager> {
 }
 
 guard_api!(OwnedPooledConnection, "let conn = pool.get_owned()?;");
+
+impl<M: Manager> OwnedPooledConnection<M> {
+    /// The owned guard of a checkout (every kind that lends one connection to one caller).
+    pub(crate) fn new(p: Pooled<<Shared as Hold<M>>::Core>) -> Self {
+        OwnedPooledConnection { g: Guard::new(p) }
+    }
+}

@@ -32,7 +32,7 @@ impl<M: Manager> Inner<M> {
     /// logging name), with the core settings the kind derives from `cfg`. Opens no
     /// connection.
     pub(crate) fn new(
-        manager: M,
+        manager: Arc<M>,
         cfg: Config,
         listeners: ListenerList<M::Connection>,
         kind: &str,
@@ -42,7 +42,7 @@ impl<M: Manager> Inner<M> {
         let core = tarn_core::Builder::new(Mgr { inner: manager })
             .settings(settings.reset_limit(Some(cfg.timeout)))
             .events(events)
-            .clock(StdClock::new())
+            .clock(StdClock::new(cfg.clock.clone()))
             .waiters(WaitQueue::new(cfg.fairness))
             .build()?;
         Ok(Inner {
@@ -65,13 +65,29 @@ impl<M: Manager> Inner<M> {
         }
     }
 
-    /// What `recreate` builds a new pool from: this configuration under this pool's logging
-    /// name, and its listeners.
-    pub(crate) fn recreate_parts(&self) -> (Config, ListenerList<M::Connection>) {
+    /// Marks every connection open now to be replaced: idle ones at their next checkout,
+    /// checked-out ones when returned.
+    pub(crate) fn invalidate_all(&self) {
+        self.core.invalidate_all();
+        tracing::info!(pool = %self.ev().name, "Pool invalidated");
+    }
+
+    /// Closes a detached connection (reset first, `close_detached` event), catching a
+    /// listener's panic (logged: there is no caller to tell).
+    pub(crate) fn close_detached(&self, conn: M::Connection) {
+        if let Err(p) = catch_unwind(AssertUnwindSafe(|| self.core.close_detached(conn))) {
+            tracing::error!(pool = %self.ev().name, "a listener panicked: {}", panic_message(&*p));
+        }
+    }
+
+    /// What `recreate` builds a new pool from: this pool's manager (shared), this
+    /// configuration under this pool's logging name, and its listeners.
+    pub(crate) fn recreate_parts(&self) -> (Arc<M>, Config, ListenerList<M::Connection>) {
         tracing::info!(pool = %self.ev().name, "Pool recreating");
         let mut cfg = self.cfg.clone();
         cfg.name = Some(self.ev().name.to_string());
-        (cfg, self.ev().snapshot())
+        let manager = Arc::clone(&self.core.manager().inner);
+        (manager, cfg, self.ev().snapshot())
     }
 
     /// The wait queue.

@@ -17,13 +17,11 @@ mod guard;
 mod inner;
 
 use std::fmt;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tarn_core::{Events, Manager, State};
 
-use crate::adapt::panic_message;
 use crate::error::Error;
 use crate::events::Stats;
 use crate::wait::Fairness;
@@ -31,7 +29,7 @@ use crate::wait::Fairness;
 pub(crate) use checkout::TimeLeft;
 pub(crate) use guard::Guard;
 pub use guard::{OwnedPooledConnection, PooledConnection};
-pub(crate) use inner::{Borrowed, Hold, Inner, Shared};
+pub(crate) use inner::{Borrowed, CorePtr, Hold, Inner, Shared};
 
 /// A connection pool with a size limit and overflow: the reference's `QueuePool`.
 ///
@@ -200,6 +198,27 @@ impl<M: Manager> Pool<M> {
         )
     }
 
+    /// Like [`try_get`](Self::try_get), for an owned guard: answers
+    /// [`Error::WouldBlock`] at once when no connection is free.
+    ///
+    /// # Errors
+    ///
+    /// As [`try_get`](Self::try_get).
+    ///
+    /// ```
+    /// # use tarn_pool::{Error, Pool};
+    /// # use tarn_core::testing::ScriptedManager;
+    /// let pool = Pool::builder(ScriptedManager::new()).pool_size(1).max_overflow(0).build()?;
+    /// let held = pool.try_get_owned()?;
+    /// assert!(matches!(pool.try_get_owned(), Err(Error::WouldBlock)));
+    /// # drop(held);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn try_get_owned(&self) -> Result<OwnedPooledConnection<M>, Error<M::Error>> {
+        self.inner
+            .try_checkout(Arc::clone(&self.inner.core), OwnedPooledConnection::new)
+    }
+
     /// Like [`get_owned`](Self::get_owned), waiting at most `timeout`.
     ///
     /// # Errors
@@ -320,8 +339,7 @@ impl<M: Manager> Pool<M> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn invalidate_all(&self) {
-        self.inner.core.invalidate_all();
-        tracing::info!(pool = %self.logging_name(), "Pool invalidated");
+        self.inner.invalidate_all();
     }
 
     /// Closes every idle connection now and every checked-out one when it is returned. The
@@ -368,8 +386,8 @@ impl<M: Manager> Pool<M> {
         self.inner.ev().add(Arc::new(listener));
     }
 
-    /// Closes a connection that left the pool through [`PooledConnection::detach`], firing
-    /// the `close_detached` event.
+    /// Closes a connection that left the pool through [`PooledConnection::detach`]: reset
+    /// first (per the reset mode), then the `close_detached` event, then closed.
     ///
     /// ```
     /// # use tarn_pool::{Pool, PooledConnection};
@@ -382,10 +400,7 @@ impl<M: Manager> Pool<M> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn close_detached(&self, conn: M::Connection) {
-        let core = &self.inner.core;
-        if let Err(p) = catch_unwind(AssertUnwindSafe(|| core.close_detached(conn))) {
-            tracing::error!(pool = %self.logging_name(), "a listener panicked: {}", panic_message(&*p));
-        }
+        self.inner.close_detached(conn);
     }
 
     /// The pool's manager.
@@ -404,7 +419,7 @@ impl<M: Manager> Pool<M> {
     }
 }
 
-impl<M: Manager + Clone> Pool<M> {
+impl<M: Manager> Pool<M> {
     /// A new, empty pool with the same configuration, manager and listeners (the
     /// reference's `recreate`). Connects nothing; this pool is left as it is.
     ///
@@ -420,9 +435,9 @@ impl<M: Manager + Clone> Pool<M> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn recreate(&self) -> Pool<M> {
-        let (cfg, listeners) = self.inner.recreate_parts();
+        let (manager, cfg, listeners) = self.inner.recreate_parts();
         let settings = cfg.core;
-        let inner = Inner::new(self.manager().clone(), cfg, listeners, "pool", settings)
+        let inner = Inner::new(manager, cfg, listeners, "pool", settings)
             .expect("the configuration was validated when this pool was built");
         Pool {
             inner: Arc::new(inner),
