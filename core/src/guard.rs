@@ -262,8 +262,8 @@ where
         pool.__checkin(token, limit)
     }
 
-    /// Closes the connection as broken (hard invalidation): the `invalidate` event, then it
-    /// is closed and its capacity given back.
+    /// Closes the connection as broken (hard invalidation): the `invalidate` event, the
+    /// `checkin` event (this checkout ends), then it is closed and its capacity given back.
     pub fn invalidate(this: Self) {
         let (pool, token) = Self::into_parts(this);
         pool.__invalidate(token)

@@ -232,6 +232,7 @@ fn a_failing_reset_invalidates_the_connection() {
         log.ends_with(&[
             format!("reset:{id}"),
             format!("invalidate:{id}"),
+            format!("checkin:{id}"),
             format!("close:{id}")
         ]),
         "{log:?}"

@@ -515,3 +515,118 @@ fn a_return_passes_its_limit_to_the_reset() {
     drop(p);
     m.assert_all_closed_once(0);
 }
+
+// ---- checkin on every return (reference `_finalize_fairy`) ----------------------------------
+
+#[test]
+fn every_return_fires_checkin_so_checkouts_and_checkins_balance() {
+    let m = ScriptedManager::new();
+    let log = Log::new();
+    let p = Builder::new(m.clone())
+        .pool_size(1)
+        .max_overflow(1)
+        .events(log.clone())
+        .build()
+        .unwrap();
+    let balanced = |what: &str| {
+        let ev = log.take();
+        assert_eq!(
+            count(&ev, "checkout"),
+            count(&ev, "checkin"),
+            "{what}: {ev:?}"
+        );
+        ev
+    };
+    // A plain return, and one closed because the idle set is full.
+    let (a, b) = (p.try_checkout().unwrap(), p.try_checkout().unwrap());
+    drop((a, b));
+    balanced("idle / idle full");
+    // A failed reset, on drop and through `checkin`: invalidated, checked in, then closed.
+    let c = p.try_checkout().unwrap();
+    let id = c.id;
+    log.take();
+    m.fail_resets(1);
+    assert_eq!(Pooled::checkin(c), Err(ScriptedError::Reset));
+    assert_eq!(
+        log.take(),
+        vec![
+            format!("reset:{id}"),
+            format!("invalidate:{id}"),
+            format!("checkin:{id}"),
+            format!("close:{id}")
+        ]
+    );
+    let c = p.try_checkout().unwrap();
+    m.fail_resets(1);
+    drop(c);
+    balanced("failed reset on drop");
+    // Invalidated by its holder: invalidate, checkin, close.
+    let c = p.try_checkout().unwrap();
+    let id = c.id;
+    log.take();
+    Pooled::invalidate(c);
+    assert_eq!(
+        log.take(),
+        vec![
+            format!("invalidate:{id}"),
+            format!("checkin:{id}"),
+            format!("close:{id}")
+        ]
+    );
+    // Soft-invalidated, and stale (the pool invalidated while it was out).
+    let mut c = p.try_checkout().unwrap();
+    Pooled::soft_invalidate(&mut c);
+    drop(c);
+    balanced("soft");
+    let c = p.try_checkout().unwrap();
+    p.invalidate_all();
+    drop(c);
+    balanced("stale");
+    // Disposed while out.
+    let c = p.try_checkout().unwrap();
+    p.dispose();
+    drop(c);
+    balanced("disposed");
+    // A holder that panics: its guard is dropped while unwinding and checks in.
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _c = p.try_checkout().unwrap();
+        panic!("the holder fails");
+    }));
+    assert!(r.is_err());
+    balanced("panicking holder");
+    // In place: a failed in-place reset checks in too.
+    let c = p.try_checkout().unwrap();
+    m.fail_resets(1);
+    assert!(Pooled::checkin_in_place(c, None).is_err());
+    balanced("failed in-place reset");
+    let kept = Pooled::checkin_in_place(p.try_checkout().unwrap(), None).unwrap();
+    drop(CheckedIn::checkout(kept).unwrap());
+    balanced("in place");
+    drop(p);
+    m.assert_all_closed_once(0);
+}
+
+#[test]
+fn returns_balance_checkins_in_a_pool_that_keeps_nothing_and_with_unlimited_overflow() {
+    for retain in [Retain::PoolSize, Retain::Nothing] {
+        let m = ScriptedManager::new();
+        let log = Log::new();
+        let p = Builder::new(m.clone())
+            .pool_size(1)
+            .unlimited_overflow()
+            .retain(retain)
+            .events(log.clone())
+            .build()
+            .unwrap();
+        let out: Vec<_> = (0..4).map(|_| p.try_checkout().unwrap()).collect();
+        m.fail_resets(1);
+        let mut out = out.into_iter();
+        Pooled::invalidate(out.next().unwrap());
+        drop(out);
+        let ev = log.take();
+        assert_eq!(count(&ev, "checkout"), 4, "{ev:?}");
+        assert_eq!(count(&ev, "checkin"), 4, "{retain:?}: {ev:?}");
+        drop(p);
+        m.assert_all_closed_once(0);
+    }
+}
