@@ -630,3 +630,85 @@ fn returns_balance_checkins_in_a_pool_that_keeps_nothing_and_with_unlimited_over
         m.assert_all_closed_once(0);
     }
 }
+
+// ---- the generation rule (reference `Pool._invalidate`) -------------------------------------
+
+#[test]
+fn invalidating_the_pool_through_a_connection_follows_the_generation_rule() {
+    let m = ScriptedManager::new();
+    let log = Log::new();
+    let p = Builder::new(m.clone())
+        .pool_size(3)
+        .max_overflow(0)
+        .events(log.clone())
+        .build()
+        .unwrap();
+    let (a, b) = (p.try_checkout().unwrap(), p.try_checkout().unwrap());
+    let b_id = b.id;
+    // `a` is current: its generation (and so `b`, out now) is invalidated, then `a` closed.
+    Pooled::invalidate_pool(a);
+    log.reasons();
+    drop(b);
+    assert_eq!(log.reasons(), vec![CloseReason::PoolInvalidated]);
+    assert_eq!(m.close_count(b_id), 1);
+    // An old connection (opened before the last invalidation) leaves newer ones alone.
+    let old = p.try_checkout().unwrap();
+    p.invalidate_all();
+    let newer = p.try_checkout().unwrap();
+    let newer_id = newer.id;
+    drop(newer); // idle, current
+    Pooled::invalidate_pool(old);
+    assert_eq!(
+        log.reasons(),
+        vec![CloseReason::Invalidated(InvalidateReason::User)]
+    );
+    let again = p.try_checkout().unwrap();
+    assert_eq!(again.id, newer_id, "the newer connection was kept");
+    drop(again);
+    assert_eq!(log.reasons(), vec![]);
+    drop(p);
+    m.assert_all_closed_once(0);
+}
+
+#[test]
+fn a_disconnect_on_reset_or_reported_by_the_caller_replaces_older_connections() {
+    let m = ScriptedManager::new();
+    let log = Log::new();
+    let p = Builder::new(m.clone())
+        .pool_size(3)
+        .max_overflow(0)
+        .events(log.clone())
+        .build()
+        .unwrap();
+    // A reset that fails as a disconnect: the idle connection of its generation is replaced
+    // at its next checkout.
+    let (a, b) = (p.try_checkout().unwrap(), p.try_checkout().unwrap());
+    let b_id = b.id;
+    drop(b);
+    m.disconnect_resets(1);
+    assert_eq!(Pooled::checkin(a), Err(ScriptedError::Disconnect));
+    log.reasons();
+    let c = p.try_checkout().unwrap();
+    assert_ne!(c.id, b_id);
+    assert_eq!(log.reasons(), vec![CloseReason::PoolInvalidated]);
+    // A reset that fails otherwise invalidates only its own connection.
+    let d = p.try_checkout().unwrap();
+    let c_id = c.id;
+    drop(c);
+    m.fail_resets(1);
+    assert!(Pooled::checkin(d).is_err());
+    assert_eq!(p.try_checkout().unwrap().id, c_id);
+    // A caller-reported error: a disconnect invalidates the generation, another does not.
+    let e = p.try_checkout().unwrap();
+    let f = p.try_checkout().unwrap();
+    let f_id = f.id;
+    drop(f);
+    let e = Pooled::report_error(e, &ScriptedError::Ping).expect("not a disconnect");
+    assert_eq!(p.state().open, 2);
+    assert!(Pooled::report_error(e, &ScriptedError::Disconnect).is_none());
+    log.reasons();
+    assert_ne!(p.try_checkout().unwrap().id, f_id);
+    assert_eq!(log.reasons(), vec![CloseReason::PoolInvalidated]);
+    drop(p);
+    m.assert_all_closed_once(0);
+}

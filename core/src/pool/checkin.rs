@@ -133,6 +133,10 @@ where
     #[inline(never)]
     fn reset_failed(&self, token: Token<M, I>, e: M::Error) -> M::Error {
         let mut held = Held::owned(self, token);
+        if self.manager.is_disconnect(&e) {
+            // The server went away: connections as old as this one are suspect.
+            self.invalidate_generation(held.entry().epoch);
+        }
         let reason = InvalidateReason::ResetFailed;
         self.events.invalidate(&mut held.entry().conn, reason);
         self.events.checkin(&mut held.entry().conn);
@@ -223,6 +227,13 @@ where
         self.events.invalidate(&mut held.entry().conn, reason);
         self.events.checkin(&mut held.entry().conn);
         held.close(CloseReason::Invalidated(reason)); // also if an event unwinds
+    }
+
+    /// Invalidates the pool through a checked-out connection (the generation rule, then the
+    /// connection itself, as [`invalidate_slot`](Self::invalidate_slot)).
+    pub(crate) fn invalidate_pool_slot(&self, token: Token<M, I>) {
+        self.invalidate_generation(token.entry(&self.storage).epoch);
+        self.invalidate_slot(token, InvalidateReason::User)
     }
 
     /// Marks a checked-out connection soft-invalidated. The caller keeps the slot: no drop

@@ -190,8 +190,9 @@ where
         let limit = deadline.remaining();
         if let Err(e) = self.manager.ping_within(&mut held.entry().conn, limit) {
             if self.manager.is_disconnect(&e) {
-                // The server went away: every connection opened before now is suspect.
-                self.invalidate_all();
+                // The server went away: connections as old as this one are suspect (the
+                // generation rule).
+                self.invalidate_generation(held.entry().epoch);
             }
             self.events
                 .invalidate(&mut held.entry().conn, InvalidateReason::PingFailed);
