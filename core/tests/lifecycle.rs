@@ -369,8 +369,8 @@ fn every_close_says_why() {
     clock.advance(11);
     drop(p.try_checkout().unwrap());
     assert_eq!(log.reasons(), vec![CloseReason::Recycled]);
-    // A failed pre-ping.
-    m.fail_pings(1);
+    // A pre-ping that finds a disconnect (replaced).
+    m.disconnect_pings(1);
     drop(p.try_checkout().unwrap());
     assert_eq!(
         log.reasons(),
@@ -483,8 +483,8 @@ fn a_deadline_is_asked_before_every_manager_call_of_a_checkout() {
     // An idle connection is pinged within the time left.
     drop(p.try_checkout_within(&d).unwrap());
     assert_eq!(m.last_ping_limit(), Some(Some(Duration::from_secs(9))));
-    // A ping failure and a hook rejection: each reconnect asks again.
-    m.fail_pings(1);
+    // A disconnect found by the ping and a hook rejection: each reconnect asks again.
+    m.disconnect_pings(1);
     log.disconnects.store(1, Ordering::SeqCst);
     drop(p.try_checkout_within(&d).unwrap());
     assert_eq!(d.asked.get(), 5, "ping, connect, connect");
@@ -709,6 +709,30 @@ fn a_disconnect_on_reset_or_reported_by_the_caller_replaces_older_connections() 
     log.reasons();
     assert_ne!(p.try_checkout().unwrap().id, f_id);
     assert_eq!(log.reasons(), vec![CloseReason::PoolInvalidated]);
+    drop(p);
+    m.assert_all_closed_once(0);
+}
+
+// ---- pre-ping: errors reach the caller, disconnects move on -------------------------------
+
+#[test]
+fn a_disconnect_found_by_pre_ping_is_replaced_within_the_deadline() {
+    let m = ScriptedManager::new();
+    let p = Builder::new(m.clone())
+        .pool_size(2)
+        .max_overflow(0)
+        .pre_ping(true)
+        .build()
+        .unwrap();
+    let id = p.try_checkout().unwrap().id;
+    m.disconnect_pings(1);
+    let limit = Some(Duration::from_millis(40));
+    let c = p.try_checkout_within(&limit).expect("replaced silently");
+    assert_ne!(c.id, id);
+    assert_eq!(m.last_ping_limit(), Some(limit));
+    assert_eq!(m.last_connect_limit(), Some(limit));
+    assert_eq!(p.state().open, 1);
+    drop(c);
     drop(p);
     m.assert_all_closed_once(0);
 }
