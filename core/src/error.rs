@@ -60,13 +60,18 @@ pub enum CheckoutError<E> {
     /// The checkout hook reported the connection as disconnected twice in a row, on two
     /// connections; both were closed. The database is probably unreachable.
     Disconnected,
+    /// Pre-ping: the manager's ping of an idle connection failed with an error it does not
+    /// classify as a disconnect ([`Manager::is_disconnect`](crate::Manager::is_disconnect));
+    /// the connection was invalidated and closed, its capacity given back. (A disconnect is
+    /// not an error: the connection is replaced without the caller seeing it.)
+    Ping(E),
 }
 
 impl<E> CheckoutError<E> {
-    /// The manager's error, for [`CheckoutError::Connect`].
+    /// The manager's error, for [`CheckoutError::Connect`] and [`CheckoutError::Ping`].
     pub fn into_inner(self) -> Option<E> {
         match self {
-            Self::Connect(e) => Some(e),
+            Self::Connect(e) | Self::Ping(e) => Some(e),
             _ => None,
         }
     }
@@ -77,6 +82,7 @@ impl<E> CheckoutError<E> {
             Self::WouldBlock => CheckoutError::WouldBlock,
             Self::Connect(e) => CheckoutError::Connect(f(e)),
             Self::Disconnected => CheckoutError::Disconnected,
+            Self::Ping(e) => CheckoutError::Ping(f(e)),
         }
     }
 }
@@ -86,6 +92,7 @@ impl<E> fmt::Display for CheckoutError<E> {
         match self {
             Self::WouldBlock => f.write_str("no idle connection and no capacity to open one"),
             Self::Connect(_) => f.write_str("failed to open a new connection"),
+            Self::Ping(_) => f.write_str("the pre-ping of an idle connection failed"),
             Self::Disconnected => f.write_str(
                 "the checkout hook reported two fresh connections in a row as disconnected",
             ),
@@ -96,7 +103,7 @@ impl<E> fmt::Display for CheckoutError<E> {
 impl<E: core::error::Error + 'static> core::error::Error for CheckoutError<E> {
     fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
         match self {
-            Self::Connect(e) => Some(e),
+            Self::Connect(e) | Self::Ping(e) => Some(e),
             _ => None,
         }
     }
@@ -109,7 +116,7 @@ where
     fn eq(&self, other: &Self) -> bool {
         match (self, other) {
             (Self::WouldBlock, Self::WouldBlock) | (Self::Disconnected, Self::Disconnected) => true,
-            (Self::Connect(a), Self::Connect(b)) => a == b,
+            (Self::Connect(a), Self::Connect(b)) | (Self::Ping(a), Self::Ping(b)) => a == b,
             _ => false,
         }
     }

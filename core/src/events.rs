@@ -149,7 +149,14 @@ pub trait Events<C> {
     /// [`Manager::reset`](crate::Manager::reset); also called for [`ResetMode::None`].
     fn reset(&self, conn: &mut C, mode: ResetMode) {}
 
-    /// When a returned connection has been reset and goes back to the pool.
+    /// When a checked-out connection comes back: on EVERY return, as the reference's
+    /// `_finalize_fairy` checks the record in whether or not the connection was invalidated,
+    /// so checkouts and checkins balance. After the reset of a normal return (the connection
+    /// then goes to the idle set, or is closed); after the `invalidate` event, and before the
+    /// close, when the reset failed or the holder invalidated it
+    /// ([`Pooled::invalidate`](crate::Pooled::invalidate)). A detached connection
+    /// ([`Pooled::detach`](crate::Pooled::detach)) is not checked in (it left the pool, as
+    /// in the reference), and a hook that panics ends the return without it.
     fn checkin(&self, conn: &mut C) {}
 
     /// When a connection is invalidated: it is closed right after.

@@ -53,6 +53,10 @@ pub trait AnyPool: sealed::Sealed {
     #[doc(hidden)]
     fn __invalidate(&self, token: TokenOf<Self>);
     #[doc(hidden)]
+    fn __invalidate_pool(&self, token: TokenOf<Self>);
+    #[doc(hidden)]
+    fn __is_disconnect(&self, error: &Error<Self>) -> bool;
+    #[doc(hidden)]
     fn __soft_invalidate(&self, token: &mut TokenOf<Self>);
     #[doc(hidden)]
     fn __detach(&self, token: TokenOf<Self>) -> Conn<Self>;
@@ -262,11 +266,58 @@ where
         pool.__checkin(token, limit)
     }
 
-    /// Closes the connection as broken (hard invalidation): the `invalidate` event, then it
-    /// is closed and its capacity given back.
+    /// Closes the connection as broken (hard invalidation): the `invalidate` event, the
+    /// `checkin` event (this checkout ends), then it is closed and its capacity given back.
     pub fn invalidate(this: Self) {
         let (pool, token) = Self::into_parts(this);
         pool.__invalidate(token)
+    }
+
+    /// Invalidates the pool through this connection (the reference's `Pool._invalidate`,
+    /// the generation rule): if the connection is not older than the pool's last
+    /// invalidation, every connection opened so far is invalidated, as by
+    /// [`RawPool::invalidate_all`](crate::RawPool::invalidate_all) (idle ones are replaced
+    /// at their next checkout, checked-out ones closed when returned); a connection opened
+    /// before the last invalidation leaves the others alone. Then this connection is
+    /// invalidated, as by [`invalidate`](Self::invalidate).
+    ///
+    /// ```
+    /// # use tarn_core::{Builder, Pooled, testing::ScriptedManager};
+    /// let pool = Builder::new(ScriptedManager::new()).build()?;
+    /// let (a, b) = (pool.try_checkout().unwrap(), pool.try_checkout().unwrap());
+    /// let b_id = b.id;
+    /// drop(b); // idle
+    /// Pooled::invalidate_pool(a); // a was current: b's generation is invalidated too
+    /// assert_ne!(pool.try_checkout().unwrap().id, b_id); // b was replaced
+    /// # Ok::<(), tarn_core::BuildError>(())
+    /// ```
+    pub fn invalidate_pool(this: Self) {
+        let (pool, token) = Self::into_parts(this);
+        pool.__invalidate_pool(token)
+    }
+
+    /// Tells the pool about an error the caller got while using this connection: if the
+    /// manager classifies it as a disconnect
+    /// ([`Manager::is_disconnect`](crate::Manager::is_disconnect)), the pool is invalidated
+    /// through this connection ([`invalidate_pool`](Self::invalidate_pool), the generation
+    /// rule) and `None` comes back; otherwise the guard comes back unchanged.
+    ///
+    /// ```
+    /// # use tarn_core::{Builder, Pooled, testing::{ScriptedError, ScriptedManager}};
+    /// let pool = Builder::new(ScriptedManager::new()).build()?;
+    /// let conn = pool.try_checkout().unwrap();
+    /// let conn = Pooled::report_error(conn, &ScriptedError::Ping).expect("not a disconnect");
+    /// assert!(Pooled::report_error(conn, &ScriptedError::Disconnect).is_none());
+    /// assert_eq!(pool.state().open, 0);
+    /// # Ok::<(), tarn_core::BuildError>(())
+    /// ```
+    pub fn report_error(this: Self, error: &Error<P::Target>) -> Option<Self> {
+        if this.pool.__is_disconnect(error) {
+            Self::invalidate_pool(this);
+            None
+        } else {
+            Some(this)
+        }
     }
 
     /// Soft invalidation: the connection keeps working for this holder, and is closed instead

@@ -60,6 +60,7 @@ struct Script {
     panic_resets: AtomicUsize,
     fail_pings: AtomicUsize,
     disconnect_pings: AtomicUsize,
+    disconnect_resets: AtomicUsize,
     /// Close count per connection id (ids beyond `TRACKED` are counted in `untracked`).
     close_counts: Box<[AtomicU8]>,
     double_closes: AtomicUsize,
@@ -150,6 +151,7 @@ impl ScriptedManager {
                 panic_resets: AtomicUsize::new(0),
                 fail_pings: AtomicUsize::new(0),
                 disconnect_pings: AtomicUsize::new(0),
+                disconnect_resets: AtomicUsize::new(0),
                 close_counts: (0..TRACKED).map(|_| AtomicU8::new(0)).collect(),
                 double_closes: AtomicUsize::new(0),
                 connect_limit: AtomicUsize::new(0),
@@ -182,6 +184,10 @@ impl ScriptedManager {
     /// The next `n` pings fail with [`ScriptedError::Disconnect`].
     pub fn disconnect_pings(&self, n: usize) {
         self.script.disconnect_pings.store(n, Ordering::Relaxed);
+    }
+    /// The next `n` resets fail with [`ScriptedError::Disconnect`].
+    pub fn disconnect_resets(&self, n: usize) {
+        self.script.disconnect_resets.store(n, Ordering::Relaxed);
     }
 
     /// Connections opened so far.
@@ -271,6 +277,9 @@ impl Manager for ScriptedManager {
         }
         if take_one(&self.script.fail_resets) {
             return Err(ScriptedError::Reset);
+        }
+        if take_one(&self.script.disconnect_resets) {
+            return Err(ScriptedError::Disconnect);
         }
         conn.resets += 1;
         Ok(())

@@ -232,6 +232,7 @@ fn a_failing_reset_invalidates_the_connection() {
         log.ends_with(&[
             format!("reset:{id}"),
             format!("invalidate:{id}"),
+            format!("checkin:{id}"),
             format!("close:{id}")
         ]),
         "{log:?}"
@@ -639,7 +640,7 @@ fn a_checkout_hook_disconnect_reconnects_once_then_fails() {
 }
 
 #[test]
-fn pre_ping_replaces_a_dead_connection_silently() {
+fn pre_ping_invalidates_a_connection_whose_ping_fails_and_tells_the_caller() {
     let m = ScriptedManager::new();
     let p = Builder::new(m.clone())
         .pool_size(2)
@@ -649,9 +650,15 @@ fn pre_ping_replaces_a_dead_connection_silently() {
     let id = p.try_checkout().unwrap().id;
     assert_eq!(m.pings(), 0, "a fresh connection is not pinged");
     m.fail_pings(1);
-    let c = p.try_checkout().expect("no error reaches the caller");
-    assert_ne!(c.id, id);
+    // Not a disconnect: the reference's `do_ping` re-raises it.
+    assert_eq!(
+        p.try_checkout().err(),
+        Some(CheckoutError::Ping(ScriptedError::Ping))
+    );
     assert_eq!(m.close_count(id), 1);
+    assert_eq!(p.state().open, 0, "its capacity came back");
+    let c = p.try_checkout().unwrap();
+    assert_ne!(c.id, id);
     drop(c);
     drop(p);
     m.assert_all_closed_once(0);

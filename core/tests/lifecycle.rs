@@ -369,8 +369,8 @@ fn every_close_says_why() {
     clock.advance(11);
     drop(p.try_checkout().unwrap());
     assert_eq!(log.reasons(), vec![CloseReason::Recycled]);
-    // A failed pre-ping.
-    m.fail_pings(1);
+    // A pre-ping that finds a disconnect (replaced).
+    m.disconnect_pings(1);
     drop(p.try_checkout().unwrap());
     assert_eq!(
         log.reasons(),
@@ -483,8 +483,8 @@ fn a_deadline_is_asked_before_every_manager_call_of_a_checkout() {
     // An idle connection is pinged within the time left.
     drop(p.try_checkout_within(&d).unwrap());
     assert_eq!(m.last_ping_limit(), Some(Some(Duration::from_secs(9))));
-    // A ping failure and a hook rejection: each reconnect asks again.
-    m.fail_pings(1);
+    // A disconnect found by the ping and a hook rejection: each reconnect asks again.
+    m.disconnect_pings(1);
     log.disconnects.store(1, Ordering::SeqCst);
     drop(p.try_checkout_within(&d).unwrap());
     assert_eq!(d.asked.get(), 5, "ping, connect, connect");
@@ -512,6 +512,227 @@ fn a_return_passes_its_limit_to_the_reset() {
     let c = p.try_checkout().unwrap();
     Pooled::checkin(c).unwrap();
     assert_eq!(m.last_reset_limit(), Some(Some(Duration::from_millis(250))));
+    drop(p);
+    m.assert_all_closed_once(0);
+}
+
+// ---- checkin on every return (reference `_finalize_fairy`) ----------------------------------
+
+#[test]
+fn every_return_fires_checkin_so_checkouts_and_checkins_balance() {
+    let m = ScriptedManager::new();
+    let log = Log::new();
+    let p = Builder::new(m.clone())
+        .pool_size(1)
+        .max_overflow(1)
+        .events(log.clone())
+        .build()
+        .unwrap();
+    let balanced = |what: &str| {
+        let ev = log.take();
+        assert_eq!(
+            count(&ev, "checkout"),
+            count(&ev, "checkin"),
+            "{what}: {ev:?}"
+        );
+        ev
+    };
+    // A plain return, and one closed because the idle set is full.
+    let (a, b) = (p.try_checkout().unwrap(), p.try_checkout().unwrap());
+    drop((a, b));
+    balanced("idle / idle full");
+    // A failed reset, on drop and through `checkin`: invalidated, checked in, then closed.
+    let c = p.try_checkout().unwrap();
+    let id = c.id;
+    log.take();
+    m.fail_resets(1);
+    assert_eq!(Pooled::checkin(c), Err(ScriptedError::Reset));
+    assert_eq!(
+        log.take(),
+        vec![
+            format!("reset:{id}"),
+            format!("invalidate:{id}"),
+            format!("checkin:{id}"),
+            format!("close:{id}")
+        ]
+    );
+    let c = p.try_checkout().unwrap();
+    m.fail_resets(1);
+    drop(c);
+    balanced("failed reset on drop");
+    // Invalidated by its holder: invalidate, checkin, close.
+    let c = p.try_checkout().unwrap();
+    let id = c.id;
+    log.take();
+    Pooled::invalidate(c);
+    assert_eq!(
+        log.take(),
+        vec![
+            format!("invalidate:{id}"),
+            format!("checkin:{id}"),
+            format!("close:{id}")
+        ]
+    );
+    // Soft-invalidated, and stale (the pool invalidated while it was out).
+    let mut c = p.try_checkout().unwrap();
+    Pooled::soft_invalidate(&mut c);
+    drop(c);
+    balanced("soft");
+    let c = p.try_checkout().unwrap();
+    p.invalidate_all();
+    drop(c);
+    balanced("stale");
+    // Disposed while out.
+    let c = p.try_checkout().unwrap();
+    p.dispose();
+    drop(c);
+    balanced("disposed");
+    // A holder that panics: its guard is dropped while unwinding and checks in.
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _c = p.try_checkout().unwrap();
+        panic!("the holder fails");
+    }));
+    assert!(r.is_err());
+    balanced("panicking holder");
+    // In place: a failed in-place reset checks in too.
+    let c = p.try_checkout().unwrap();
+    m.fail_resets(1);
+    assert!(Pooled::checkin_in_place(c, None).is_err());
+    balanced("failed in-place reset");
+    let kept = Pooled::checkin_in_place(p.try_checkout().unwrap(), None).unwrap();
+    drop(CheckedIn::checkout(kept).unwrap());
+    balanced("in place");
+    drop(p);
+    m.assert_all_closed_once(0);
+}
+
+#[test]
+fn returns_balance_checkins_in_a_pool_that_keeps_nothing_and_with_unlimited_overflow() {
+    for retain in [Retain::PoolSize, Retain::Nothing] {
+        let m = ScriptedManager::new();
+        let log = Log::new();
+        let p = Builder::new(m.clone())
+            .pool_size(1)
+            .unlimited_overflow()
+            .retain(retain)
+            .events(log.clone())
+            .build()
+            .unwrap();
+        let out: Vec<_> = (0..4).map(|_| p.try_checkout().unwrap()).collect();
+        m.fail_resets(1);
+        let mut out = out.into_iter();
+        Pooled::invalidate(out.next().unwrap());
+        drop(out);
+        let ev = log.take();
+        assert_eq!(count(&ev, "checkout"), 4, "{ev:?}");
+        assert_eq!(count(&ev, "checkin"), 4, "{retain:?}: {ev:?}");
+        drop(p);
+        m.assert_all_closed_once(0);
+    }
+}
+
+// ---- the generation rule (reference `Pool._invalidate`) -------------------------------------
+
+#[test]
+fn invalidating_the_pool_through_a_connection_follows_the_generation_rule() {
+    let m = ScriptedManager::new();
+    let log = Log::new();
+    let p = Builder::new(m.clone())
+        .pool_size(3)
+        .max_overflow(0)
+        .events(log.clone())
+        .build()
+        .unwrap();
+    let (a, b) = (p.try_checkout().unwrap(), p.try_checkout().unwrap());
+    let b_id = b.id;
+    // `a` is current: its generation (and so `b`, out now) is invalidated, then `a` closed.
+    Pooled::invalidate_pool(a);
+    log.reasons();
+    drop(b);
+    assert_eq!(log.reasons(), vec![CloseReason::PoolInvalidated]);
+    assert_eq!(m.close_count(b_id), 1);
+    // An old connection (opened before the last invalidation) leaves newer ones alone.
+    let old = p.try_checkout().unwrap();
+    p.invalidate_all();
+    let newer = p.try_checkout().unwrap();
+    let newer_id = newer.id;
+    drop(newer); // idle, current
+    Pooled::invalidate_pool(old);
+    assert_eq!(
+        log.reasons(),
+        vec![CloseReason::Invalidated(InvalidateReason::User)]
+    );
+    let again = p.try_checkout().unwrap();
+    assert_eq!(again.id, newer_id, "the newer connection was kept");
+    drop(again);
+    assert_eq!(log.reasons(), vec![]);
+    drop(p);
+    m.assert_all_closed_once(0);
+}
+
+#[test]
+fn a_disconnect_on_reset_or_reported_by_the_caller_replaces_older_connections() {
+    let m = ScriptedManager::new();
+    let log = Log::new();
+    let p = Builder::new(m.clone())
+        .pool_size(3)
+        .max_overflow(0)
+        .events(log.clone())
+        .build()
+        .unwrap();
+    // A reset that fails as a disconnect: the idle connection of its generation is replaced
+    // at its next checkout.
+    let (a, b) = (p.try_checkout().unwrap(), p.try_checkout().unwrap());
+    let b_id = b.id;
+    drop(b);
+    m.disconnect_resets(1);
+    assert_eq!(Pooled::checkin(a), Err(ScriptedError::Disconnect));
+    log.reasons();
+    let c = p.try_checkout().unwrap();
+    assert_ne!(c.id, b_id);
+    assert_eq!(log.reasons(), vec![CloseReason::PoolInvalidated]);
+    // A reset that fails otherwise invalidates only its own connection.
+    let d = p.try_checkout().unwrap();
+    let c_id = c.id;
+    drop(c);
+    m.fail_resets(1);
+    assert!(Pooled::checkin(d).is_err());
+    assert_eq!(p.try_checkout().unwrap().id, c_id);
+    // A caller-reported error: a disconnect invalidates the generation, another does not.
+    let e = p.try_checkout().unwrap();
+    let f = p.try_checkout().unwrap();
+    let f_id = f.id;
+    drop(f);
+    let e = Pooled::report_error(e, &ScriptedError::Ping).expect("not a disconnect");
+    assert_eq!(p.state().open, 2);
+    assert!(Pooled::report_error(e, &ScriptedError::Disconnect).is_none());
+    log.reasons();
+    assert_ne!(p.try_checkout().unwrap().id, f_id);
+    assert_eq!(log.reasons(), vec![CloseReason::PoolInvalidated]);
+    drop(p);
+    m.assert_all_closed_once(0);
+}
+
+// ---- pre-ping: errors reach the caller, disconnects move on -------------------------------
+
+#[test]
+fn a_disconnect_found_by_pre_ping_is_replaced_within_the_deadline() {
+    let m = ScriptedManager::new();
+    let p = Builder::new(m.clone())
+        .pool_size(2)
+        .max_overflow(0)
+        .pre_ping(true)
+        .build()
+        .unwrap();
+    let id = p.try_checkout().unwrap().id;
+    m.disconnect_pings(1);
+    let limit = Some(Duration::from_millis(40));
+    let c = p.try_checkout_within(&limit).expect("replaced silently");
+    assert_ne!(c.id, id);
+    assert_eq!(m.last_ping_limit(), Some(limit));
+    assert_eq!(m.last_connect_limit(), Some(limit));
+    assert_eq!(p.state().open, 1);
+    drop(c);
     drop(p);
     m.assert_all_closed_once(0);
 }

@@ -17,7 +17,8 @@
 //!   last, round the slots, where a new connection takes the empty slot freed last and the
 //!   first empty slots go in index order); one from before `invalidate_all`/`dispose`, or older than the recycle
 //!   age (`now - born > recycle`), is closed and replaced; with pre-ping, a failed ping
-//!   replaces it too, and a ping that says "disconnected" also invalidates the whole pool;
+//!   closes it and fails the checkout (`CheckoutError::Ping`), and a ping that says
+//!   "disconnected" replaces it and invalidates the whole pool (the generation rule);
 //! - with nothing idle, a checkout opens a connection if fewer than
 //!   `pool_size + max_overflow` are open, and otherwise would block;
 //! - the checkout hook answering "disconnected" closes the connection and opens another; a
@@ -436,6 +437,7 @@ enum Outcome {
     WouldBlock,
     Connect,
     Disconnected,
+    Ping,
 }
 
 #[derive(Debug)]
@@ -590,38 +592,25 @@ impl Model {
         })
     }
 
-    fn checkout(&mut self) -> Outcome {
-        let p = self.current;
-        let popped = match self.order {
+    /// Pops an idle connection of pool `p`, the affinity order starting at slot `hint`.
+    fn pop_idle(&mut self, p: usize, hint: usize) -> Option<MConn> {
+        match self.order {
             IdleOrder::Fifo => self.pools[p].idle.pop_front(),
             IdleOrder::Lifo => self.pools[p].idle.pop_back(),
             IdleOrder::Affinity => {
-                let (n, hint) = (self.capacity, self.hint);
+                let n = self.capacity;
                 let idle = &mut self.pools[p].idle;
                 let first = (0..idle.len()).min_by_key(|&k| (idle[k].slot + n - hint) % n);
                 first.and_then(|k| idle.remove(k))
             }
-        };
-        if let Some(conn) = popped {
-            let too_old = self
-                .recycle
-                .is_some_and(|age| self.now.saturating_sub(conn.born) > age);
-            if conn.epoch != self.pools[p].epoch || too_old {
-                self.close(conn);
-                return self.replace(p, conn.slot);
-            }
-            if self.pre_ping {
-                self.pings += 1;
-                let disconnect = take(&mut self.disconnect_pings);
-                if disconnect || take(&mut self.fail_pings) {
-                    if disconnect {
-                        self.pools[p].epoch += 1;
-                    }
-                    self.close(conn);
-                    return self.replace(p, conn.slot);
-                }
-            }
-            return self.hand_out(p, conn);
+        }
+    }
+
+    fn checkout(&mut self) -> Outcome {
+        let p = self.current;
+        let hint = self.hint;
+        if let Some(conn) = self.pop_idle(p, hint) {
+            return self.lend_idle(p, conn);
         }
         if self.unlimited {
             // Every connection lives in an overflow entry of its own: no slot.
@@ -637,6 +626,33 @@ impl Model {
             .pop()
             .expect("a free slot for every unit of capacity");
         self.replace(p, slot)
+    }
+
+    /// Lends an idle connection: replaced if stale or too old; with pre-ping, pinged. A ping
+    /// that fails (not a disconnect) closes it and fails the checkout; a disconnect bumps the
+    /// epoch (the connection is current: the generation rule bumps) and replaces it.
+    fn lend_idle(&mut self, p: usize, conn: MConn) -> Outcome {
+        let too_old = self
+            .recycle
+            .is_some_and(|age| self.now.saturating_sub(conn.born) > age);
+        if conn.epoch != self.pools[p].epoch || too_old {
+            self.close(conn);
+            return self.replace(p, conn.slot);
+        }
+        if self.pre_ping {
+            self.pings += 1;
+            let disconnect = take(&mut self.disconnect_pings);
+            if disconnect || take(&mut self.fail_pings) {
+                self.close(conn);
+                if !disconnect {
+                    self.free_slot(p, conn.slot);
+                    return Outcome::Ping;
+                }
+                self.pools[p].epoch += 1;
+                return self.replace(p, conn.slot);
+            }
+        }
+        self.hand_out(p, conn)
     }
 
     /// Gives up a connection's slot and its capacity in pool `p` (after a close, a detach or
@@ -924,6 +940,7 @@ impl<S: Storage<ScriptedConn, ()>> Runner<S> {
                         Err(CheckoutError::WouldBlock) => Outcome::WouldBlock,
                         Err(CheckoutError::Connect(ScriptedError::Connect)) => Outcome::Connect,
                         Err(CheckoutError::Disconnected) => Outcome::Disconnected,
+                        Err(CheckoutError::Ping(ScriptedError::Ping)) => Outcome::Ping,
                         Err(e) => return Err(format!("unexpected checkout error {e:?}")),
                     };
                 match got {

@@ -97,6 +97,7 @@ fn all_ten_events_fire_in_the_references_order() {
             "connect",
             "checkout fresh=true",
             "invalidate invalidated by the user",
+            "checkin",
             "close"
         ]
     );

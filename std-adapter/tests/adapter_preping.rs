@@ -26,15 +26,28 @@ fn a_connection_just_opened_is_not_pinged() {
 }
 
 #[test]
-fn a_failed_ping_replaces_the_connection_silently() {
+fn a_failed_ping_invalidates_the_connection_and_reaches_the_caller() {
     let manager = ScriptedManager::new();
     let pool = pinging(&manager);
     drop(pool.get().unwrap());
     manager.fail_pings(1);
+    // Not a disconnect: the reference's `do_ping` re-raises it.
+    assert!(pool.get().is_err(), "the caller hears of the ping error");
+    assert_eq!(manager.closed(), 1);
+    assert_eq!(pool.stats().invalidated, 1);
+    let c = pool.get().unwrap();
+    assert_eq!(c.id, 2, "a new connection next time");
+}
+
+#[test]
+fn a_disconnect_ping_replaces_the_connection_silently() {
+    let manager = ScriptedManager::new();
+    let pool = pinging(&manager);
+    drop(pool.get().unwrap());
+    manager.disconnect_pings(1);
     let c = pool.get().expect("the caller sees no error");
     assert_eq!(c.id, 2, "replaced");
     assert_eq!(manager.closed(), 1);
-    assert_eq!(pool.stats().invalidated, 1);
 }
 
 #[test]

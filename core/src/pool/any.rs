@@ -71,6 +71,12 @@ where
     fn __invalidate(&self, token: TokenOf<Self>) {
         self.invalidate_slot(token, InvalidateReason::User)
     }
+    fn __invalidate_pool(&self, token: TokenOf<Self>) {
+        self.invalidate_pool_slot(token)
+    }
+    fn __is_disconnect(&self, error: &M::Error) -> bool {
+        self.manager().is_disconnect(error)
+    }
     fn __soft_invalidate(&self, token: &mut TokenOf<Self>) {
         self.soft_invalidate_slot(token)
     }

@@ -125,15 +125,22 @@ where
         }
     }
 
-    /// The reset on return failed: invalidate the connection, close it and give its slot and
-    /// capacity back (the checkin path, out of line). Returns the reset error.
+    /// The reset on return failed: invalidate the connection, check it in (the checkin
+    /// event, as the reference's `_finalize_fairy` runs `checkin()` whether or not the
+    /// connection was invalidated), close it and give its slot and capacity back (the
+    /// checkin path, out of line). Returns the reset error.
     #[cold]
     #[inline(never)]
     fn reset_failed(&self, token: Token<M, I>, e: M::Error) -> M::Error {
         let mut held = Held::owned(self, token);
+        if self.manager.is_disconnect(&e) {
+            // The server went away: connections as old as this one are suspect.
+            self.invalidate_generation(held.entry().epoch);
+        }
         let reason = InvalidateReason::ResetFailed;
         self.events.invalidate(&mut held.entry().conn, reason);
-        held.close(CloseReason::Invalidated(reason)); // also if the event unwinds
+        self.events.checkin(&mut held.entry().conn);
+        held.close(CloseReason::Invalidated(reason)); // also if an event unwinds
         e
     }
 
@@ -212,11 +219,21 @@ where
         self.put_back(Held::owned(self, token));
     }
 
-    /// Closes a checked-out connection as broken.
+    /// Closes a checked-out connection as broken: the invalidate event, then the checkin
+    /// event (the guard's checkout ends here, as the reference's `_ConnectionFairy.invalidate`
+    /// checks the record in), then the close.
     pub(crate) fn invalidate_slot(&self, token: Token<M, I>, reason: InvalidateReason) {
         let mut held = Held::owned(self, token);
         self.events.invalidate(&mut held.entry().conn, reason);
-        held.close(CloseReason::Invalidated(reason));
+        self.events.checkin(&mut held.entry().conn);
+        held.close(CloseReason::Invalidated(reason)); // also if an event unwinds
+    }
+
+    /// Invalidates the pool through a checked-out connection (the generation rule, then the
+    /// connection itself, as [`invalidate_slot`](Self::invalidate_slot)).
+    pub(crate) fn invalidate_pool_slot(&self, token: Token<M, I>) {
+        self.invalidate_generation(token.entry(&self.storage).epoch);
+        self.invalidate_slot(token, InvalidateReason::User)
     }
 
     /// Marks a checked-out connection soft-invalidated. The caller keeps the slot: no drop

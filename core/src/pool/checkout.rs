@@ -174,7 +174,13 @@ where
     }
 
     /// An idle connection that is stale (`replace`) or must be pinged first: replace it if
-    /// stale or if the ping fails, then hand it out.
+    /// stale, ping it otherwise, then hand it out.
+    ///
+    /// A ping that fails with an error the manager does not call a disconnect invalidates the
+    /// connection and reaches the caller ([`CheckoutError::Ping`]), as the reference's
+    /// `do_ping` re-raises it. A disconnect invalidates the connection's generation (the
+    /// generation rule: it is current, being pinged, so every connection opened so far is
+    /// replaced as it comes out) and the connection is replaced without the caller seeing it.
     #[inline(never)]
     fn prepare_idle<'a, D: Deadline>(
         &'a self,
@@ -188,18 +194,23 @@ where
             return self.hand_out(fresh, true, deadline);
         }
         let limit = deadline.remaining();
-        if let Err(e) = self.manager.ping_within(&mut held.entry().conn, limit) {
-            if self.manager.is_disconnect(&e) {
-                // The server went away: every connection opened before now is suspect.
-                self.invalidate_all();
-            }
-            self.events
-                .invalidate(&mut held.entry().conn, InvalidateReason::PingFailed);
-            let reason = CloseReason::Invalidated(InvalidateReason::PingFailed);
-            let fresh = self.reopen(held, reason, deadline)?;
-            return self.hand_out(fresh, true, deadline);
+        let Err(e) = self.manager.ping_within(&mut held.entry().conn, limit) else {
+            return self.hand_out(held, false, deadline);
+        };
+        let disconnect = self.manager.is_disconnect(&e);
+        if disconnect {
+            // The server went away: connections as old as this one are suspect.
+            self.invalidate_generation(held.entry().epoch);
         }
-        self.hand_out(held, false, deadline)
+        self.events
+            .invalidate(&mut held.entry().conn, InvalidateReason::PingFailed);
+        let reason = CloseReason::Invalidated(InvalidateReason::PingFailed);
+        if !disconnect {
+            held.close(reason); // and gives the slot and its capacity back
+            return Err(CheckoutError::Ping(e));
+        }
+        let fresh = self.reopen(held, reason, deadline)?;
+        self.hand_out(fresh, true, deadline)
     }
 
     #[inline]

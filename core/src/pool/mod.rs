@@ -71,7 +71,7 @@ use crate::slot::Storage;
 use crate::slot::{self, Entry, Owned};
 use crate::state::State;
 use crate::storage::{ArrayStorage, Hint};
-use crate::sync::{AtomicIsize, AtomicU8, AtomicUsize, Ordering, SeqCstInt};
+use crate::sync::{AtomicIsize, AtomicU8, AtomicUsize, Ordering, SeqCst, SeqCstInt};
 use crate::waiters::{NoWaiters, Waiters};
 
 /// The engine of every tarn pool, generic over where it keeps its slots.
@@ -316,6 +316,18 @@ impl<M: Manager, E, K, I, S: Storage<M::Connection, I>, W> RawPool<M, E, K, I, S
     /// opened from now on are not affected.
     pub fn invalidate_all(&self) {
         self.epoch.fetch_add_sc(1);
+    }
+
+    /// The generation rule (the reference's `Pool._invalidate`, line 325): invalidate every
+    /// connection opened so far, as [`invalidate_all`](Self::invalidate_all), but only if a
+    /// connection of `epoch` is not older than the last invalidation, i.e. `epoch` is still
+    /// the pool's. A connection opened before the last invalidation is stale already, and
+    /// what it reports says nothing about the connections opened since: they are kept.
+    ///
+    /// A compare-and-swap, so that several connections of one generation reporting at once
+    /// move the epoch on once.
+    pub(crate) fn invalidate_generation(&self, epoch: usize) {
+        let _ = self.epoch.cas_sc(epoch, epoch.wrapping_add(1));
     }
 }
 

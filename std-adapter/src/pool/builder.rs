@@ -99,9 +99,11 @@ impl<M: Manager> Builder<M, Pool<M>> {
         self
     }
 
-    /// Pings an idle connection before handing it out (not one just opened), replacing it
-    /// silently if the ping fails. A ping failure the manager classifies as a disconnect also
-    /// invalidates every older connection. Defaults to `false`.
+    /// Pings an idle connection before handing it out (not one just opened). A ping failure
+    /// the manager classifies as a disconnect replaces the connection silently and
+    /// invalidates every older connection; any other ping error invalidates the connection
+    /// and is returned to the caller (as the reference's `do_ping` re-raises it). Defaults
+    /// to `false`.
     ///
     /// ```
     /// # use tarn_pool::Pool;
@@ -109,7 +111,7 @@ impl<M: Manager> Builder<M, Pool<M>> {
     /// let manager = ScriptedManager::new();
     /// let pool = Pool::builder(manager.clone()).pre_ping(true).build()?;
     /// drop(pool.get()?);
-    /// manager.fail_pings(1);
+    /// manager.disconnect_pings(1);
     /// assert_eq!(pool.get()?.id, 2, "replaced without an error");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
