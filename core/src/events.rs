@@ -57,6 +57,9 @@ pub enum InvalidateReason {
     PingFailed,
     /// A hook or the manager panicked while the pool handled the connection.
     Panicked,
+    /// [`Manager::has_broken`](crate::Manager::has_broken) said the returned connection is
+    /// broken.
+    Broken,
 }
 
 /// Why the pool closes a connection (the argument of [`Events::close`]).
@@ -103,6 +106,7 @@ impl core::fmt::Display for InvalidateReason {
             Self::Disconnected => "checkout hook reported a disconnect",
             Self::PingFailed => "pre-ping failed",
             Self::Panicked => "a hook or the manager panicked",
+            Self::Broken => "the manager found the returned connection broken",
         })
     }
 }

@@ -111,6 +111,18 @@ pub trait Manager {
         false
     }
 
+    /// Tells, without talking to the server, whether a returned connection is known to be
+    /// broken (r2d2's `has_broken`: a socket the driver saw close, a session in an
+    /// unrecoverable state). Asked on every return, in every [`ResetMode`], after the reset;
+    /// a broken connection is invalidated ([`InvalidateReason::Broken`]) and closed instead of
+    /// kept idle. Defaults to `false`. Must be cheap: it runs on every return.
+    ///
+    /// [`InvalidateReason::Broken`]: crate::InvalidateReason::Broken
+    fn has_broken(&self, conn: &mut Self::Connection) -> bool {
+        let _ = conn;
+        false
+    }
+
     /// [`connect`](Manager::connect), returning within `limit` (the handshake included).
     /// Defaults to `connect`, ignoring the limit.
     ///

@@ -736,3 +736,77 @@ fn a_disconnect_found_by_pre_ping_is_replaced_within_the_deadline() {
     drop(p);
     m.assert_all_closed_once(0);
 }
+
+/// A manager's `has_broken` is asked on every return, in every reset mode: a broken
+/// connection is invalidated (`InvalidateReason::Broken`), checked in and closed, never kept.
+#[test]
+fn a_connection_the_manager_calls_broken_is_closed_on_return_in_every_reset_mode() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use tarn_core::{Builder, InvalidateReason, Manager, ResetMode};
+
+    #[derive(Clone, Default)]
+    struct Flaky {
+        broken: Arc<AtomicBool>,
+        opened: Arc<std::sync::atomic::AtomicUsize>,
+        closed: Arc<std::sync::atomic::AtomicUsize>,
+    }
+    impl Manager for Flaky {
+        type Connection = u32;
+        type Error = ();
+        fn connect(&self) -> Result<u32, ()> {
+            Ok(self.opened.fetch_add(1, Ordering::SeqCst) as u32 + 1)
+        }
+        fn reset(&self, _: &mut u32, _: ResetMode) -> Result<(), ()> {
+            Ok(())
+        }
+        fn close(&self, _: u32) {
+            self.closed.fetch_add(1, Ordering::SeqCst);
+        }
+        fn has_broken(&self, _: &mut u32) -> bool {
+            self.broken.load(Ordering::SeqCst)
+        }
+    }
+
+    #[derive(Default)]
+    struct Seen(std::sync::Mutex<Vec<String>>);
+    impl tarn_core::Events<u32> for Seen {
+        fn invalidate(&self, _: &mut u32, reason: InvalidateReason) {
+            self.0
+                .lock()
+                .unwrap()
+                .push(format!("invalidate {reason:?}"));
+        }
+        fn checkin(&self, _: &mut u32) {
+            self.0.lock().unwrap().push("checkin".into());
+        }
+        fn close(&self, _: &mut u32, reason: tarn_core::CloseReason) {
+            self.0.lock().unwrap().push(format!("close {reason:?}"));
+        }
+    }
+
+    for mode in [ResetMode::Rollback, ResetMode::Commit, ResetMode::None] {
+        let manager = Flaky::default();
+        let seen = Arc::new(Seen::default());
+        let pool = Builder::new(manager.clone())
+            .pool_size(2)
+            .reset_on_return(mode)
+            .events(Arc::clone(&seen))
+            .build()
+            .unwrap();
+        drop(pool.try_checkout().unwrap());
+        assert_eq!(pool.state().idle, 1, "{mode:?}: a sound connection is kept");
+        let conn = pool.try_checkout().unwrap();
+        manager.broken.store(true, Ordering::SeqCst);
+        seen.0.lock().unwrap().clear();
+        drop(conn);
+        assert_eq!(pool.state().idle, 0, "{mode:?}: the broken one is not kept");
+        assert_eq!(pool.state().open, 0, "{mode:?}");
+        assert_eq!(manager.closed.load(Ordering::SeqCst), 1, "{mode:?}");
+        assert_eq!(
+            *seen.0.lock().unwrap(),
+            ["checkin", "invalidate Broken", "close Invalidated(Broken)"],
+            "{mode:?}"
+        );
+    }
+}

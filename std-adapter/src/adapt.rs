@@ -108,6 +108,11 @@ impl<M: Manager> Manager for Mgr<M> {
         self.pinged(r)
     }
 
+    fn has_broken(&self, conn: &mut Self::Connection) -> bool {
+        // A panic here says nothing good about the connection: treat it as broken.
+        catch_unwind(AssertUnwindSafe(|| self.inner.has_broken(conn))).unwrap_or(true)
+    }
+
     fn is_disconnect(&self, error: &Self::Error) -> bool {
         match error {
             MgrError::Manager(e) => self.is_disconnect_inner(e),

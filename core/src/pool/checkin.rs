@@ -73,6 +73,9 @@ where
     /// A connection that was reset and checked in goes back to the idle set, or is closed.
     #[inline(always)]
     fn put_back(&self, mut held: Held<'_, M, E, K, I, S, W>) {
+        if self.manager.has_broken(&mut held.entry().conn) {
+            return self.broken(held.keep());
+        }
         let entry = held.entry();
         let epoch = entry.epoch;
         let stale = entry.soft || epoch != self.epoch.load_sc();
@@ -142,6 +145,17 @@ where
         self.events.checkin(&mut held.entry().conn);
         held.close(CloseReason::Invalidated(reason)); // also if an event unwinds
         e
+    }
+
+    /// The manager found a returned (and checked-in) connection broken: invalidate it, close
+    /// it and give its slot and capacity back (out of line).
+    #[cold]
+    #[inline(never)]
+    fn broken(&self, token: Token<M, I>) {
+        let mut held = Held::owned(self, token);
+        let reason = InvalidateReason::Broken;
+        self.events.invalidate(&mut held.entry().conn, reason);
+        held.close(CloseReason::Invalidated(reason)); // also if the event unwinds
     }
 
     /// Closes a returned connection the pool does not keep (stale, soft-invalidated, the idle

@@ -8,9 +8,10 @@
 //! |---|---|
 //! | `connect` | `connect` |
 //! | `ping` (pre-ping) | `is_valid` (r2d2's `test_on_check_out`) |
-//! | `reset` on return | `has_broken`, in every [`ResetMode`] (a broken connection fails the reset, so the pool closes it instead of keeping it idle, as r2d2 does), then the optional [`on_reset`](R2d2Manager::on_reset) hook |
+//! | `reset` on return | `has_broken` first (a broken connection fails the reset, so it is not rolled back but closed), then the optional [`on_reset`](R2d2Manager::on_reset) hook |
+//! | `has_broken`, asked on every return in every [`ResetMode`] ([`ResetMode::None`] included) | `has_broken` (a broken connection is closed instead of kept idle, as r2d2 does) |
 //! | `close` | drop |
-//! | `is_disconnect` | [`R2d2Error::Broken`], or the optional [`disconnect_if`](R2d2Manager::disconnect_if) rule |
+//! | `is_disconnect` | [`R2d2Error::Broken`] and [`R2d2Error::Invalid`] (r2d2 discards such a connection and tries another: so does tarn, without the caller seeing it), or the optional [`disconnect_if`](R2d2Manager::disconnect_if) rule |
 //!
 //! r2d2 managers know nothing of transactions, so by default a returned connection is only
 //! checked, not rolled back: give [`on_reset`](R2d2Manager::on_reset) the `ROLLBACK` of your
@@ -108,6 +109,9 @@ pub enum R2d2Error<E> {
     Manager(E),
     /// `has_broken` said the returned connection is broken; it was closed.
     Broken,
+    /// `is_valid` failed with this error (pre-ping): the connection is replaced, as r2d2's
+    /// `test_on_check_out` replaces it.
+    Invalid(E),
 }
 
 impl<E> fmt::Display for R2d2Error<E> {
@@ -115,6 +119,7 @@ impl<E> fmt::Display for R2d2Error<E> {
         match self {
             Self::Manager(_) => f.write_str("the r2d2 manager failed"),
             Self::Broken => f.write_str("the r2d2 manager reported the connection as broken"),
+            Self::Invalid(_) => f.write_str("the r2d2 manager found the connection invalid"),
         }
     }
 }
@@ -122,7 +127,7 @@ impl<E> fmt::Display for R2d2Error<E> {
 impl<E: std::error::Error + 'static> std::error::Error for R2d2Error<E> {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Self::Manager(e) => Some(e),
+            Self::Manager(e) | Self::Invalid(e) => Some(e),
             Self::Broken => None,
         }
     }
@@ -149,7 +154,8 @@ impl<M: ManageConnection> R2d2Manager<M> {
     }
 
     /// Tells which of the r2d2 manager's errors mean the server is gone (so the pool
-    /// replaces every older connection). Without it only [`R2d2Error::Broken`] counts.
+    /// replaces every older connection). Without it only [`R2d2Error::Broken`] and
+    /// [`R2d2Error::Invalid`] count.
     pub fn disconnect_if<F>(mut self, rule: F) -> Self
     where
         F: Fn(&M::Error) -> bool + Send + Sync + 'static,
@@ -190,13 +196,18 @@ impl<M: ManageConnection> Manager for R2d2Manager<M> {
         drop(conn);
     }
 
+    /// r2d2's `has_broken`: the pool asks it on every return, whatever the reset mode.
+    fn has_broken(&self, conn: &mut M::Connection) -> bool {
+        self.inner.has_broken(conn)
+    }
+
     fn ping(&self, conn: &mut M::Connection) -> Result<(), Self::Error> {
-        self.inner.is_valid(conn).map_err(R2d2Error::Manager)
+        self.inner.is_valid(conn).map_err(R2d2Error::Invalid)
     }
 
     fn is_disconnect(&self, error: &Self::Error) -> bool {
         match error {
-            R2d2Error::Broken => true,
+            R2d2Error::Broken | R2d2Error::Invalid(_) => true,
             R2d2Error::Manager(e) => self.disconnect.as_ref().is_some_and(|rule| rule(e)),
         }
     }
@@ -263,8 +274,12 @@ mod tests {
 
         m.get_ref().invalid.store(true, Ordering::Relaxed);
         let err = m.ping(&mut c).unwrap_err();
-        assert!(matches!(err, R2d2Error::Manager(Failed)));
-        assert!(m.is_disconnect(&err), "the rule decides for manager errors");
+        assert!(matches!(err, R2d2Error::Invalid(Failed)));
+        assert!(m.is_disconnect(&err), "an invalid connection is replaced");
+        assert!(
+            m.is_disconnect(&R2d2Error::Manager(Failed)),
+            "the rule decides the rest"
+        );
 
         m.get_ref().broken.store(true, Ordering::Relaxed);
         for mode in [ResetMode::Rollback, ResetMode::Commit, ResetMode::None] {
@@ -280,6 +295,7 @@ mod tests {
     fn without_a_rule_manager_errors_are_not_disconnects() {
         let m = R2d2Manager::new(Numbers::default());
         assert!(!m.is_disconnect(&R2d2Error::Manager(Failed)));
+        assert!(m.is_disconnect(&R2d2Error::Invalid(Failed)));
         assert!(format!("{m:?}").contains("Numbers"));
     }
 }
