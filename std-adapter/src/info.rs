@@ -45,10 +45,15 @@ use std::fmt;
 /// ```
 #[derive(Default)]
 pub struct Info {
-    /// One entry per type, in insertion order; few types per connection, so a linear
-    /// search beats hashing, and an empty `Vec` holds no allocation.
-    entries: Vec<(TypeId, Box<dyn Any + Send + Sync>)>,
+    /// One entry per type; few types per connection, so a linear search beats hashing.
+    /// `None` while empty: one word in the connection's slot, and no allocation.
+    entries: Option<Box<Entries>>,
 }
+
+type Entries = Vec<(TypeId, Box<dyn Any + Send + Sync>)>;
+
+// Holds: an `Info` is one word, so the connection's slot grows by one word only.
+const _: () = assert!(std::mem::size_of::<Info>() == std::mem::size_of::<usize>());
 
 impl Info {
     /// An empty `Info` (no allocation).
@@ -58,9 +63,7 @@ impl Info {
     /// ```
     #[must_use]
     pub const fn new() -> Self {
-        Info {
-            entries: Vec::new(),
-        }
+        Info { entries: None }
     }
 
     /// Stores `value` as this connection's `T`, returning the `T` it replaces, if any.
@@ -74,7 +77,9 @@ impl Info {
         match self.get_mut::<T>() {
             Some(old) => Some(std::mem::replace(old, value)),
             None => {
-                self.entries.push((TypeId::of::<T>(), Box::new(value)));
+                self.entries
+                    .get_or_insert_with(Box::default)
+                    .push((TypeId::of::<T>(), Box::new(value)));
                 None
             }
         }
@@ -92,6 +97,7 @@ impl Info {
     pub fn get<T: Any + Send + Sync>(&self) -> Option<&T> {
         let id = TypeId::of::<T>();
         self.entries
+            .as_deref()?
             .iter()
             .find(|(t, _)| *t == id)
             .and_then(|(_, v)| v.downcast_ref::<T>())
@@ -108,6 +114,7 @@ impl Info {
     pub fn get_mut<T: Any + Send + Sync>(&mut self) -> Option<&mut T> {
         let id = TypeId::of::<T>();
         self.entries
+            .as_deref_mut()?
             .iter_mut()
             .find(|(t, _)| *t == id)
             .and_then(|(_, v)| v.downcast_mut::<T>())
@@ -123,8 +130,9 @@ impl Info {
     /// ```
     pub fn remove<T: Any + Send + Sync>(&mut self) -> Option<T> {
         let id = TypeId::of::<T>();
-        let at = self.entries.iter().position(|(t, _)| *t == id)?;
-        let (_, value) = self.entries.swap_remove(at);
+        let entries = self.entries.as_deref_mut()?;
+        let at = entries.iter().position(|(t, _)| *t == id)?;
+        let (_, value) = entries.swap_remove(at);
         value.downcast::<T>().ok().map(|b| *b)
     }
 
@@ -138,7 +146,7 @@ impl Info {
     /// ```
     #[must_use]
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.entries.as_deref().map_or(0, Vec::len)
     }
 
     /// Whether nothing is stored.
@@ -148,7 +156,7 @@ impl Info {
     /// ```
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len() == 0
     }
 
     /// Removes every value.
@@ -160,7 +168,7 @@ impl Info {
     /// assert!(info.is_empty());
     /// ```
     pub fn clear(&mut self) {
-        self.entries.clear();
+        self.entries = None;
     }
 }
 
@@ -169,7 +177,7 @@ impl Info {
 impl fmt::Debug for Info {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Info")
-            .field("len", &self.entries.len())
+            .field("len", &self.len())
             .finish_non_exhaustive()
     }
 }
