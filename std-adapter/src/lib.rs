@@ -55,6 +55,7 @@ mod builder;
 mod config;
 mod error;
 mod events;
+mod info;
 mod keyed_pools;
 mod kinds;
 mod pool;
@@ -68,6 +69,7 @@ pub use builder::Builder;
 pub use config::DEFAULT_TIMEOUT;
 pub use error::Error;
 pub use events::Stats;
+pub use info::Info;
 pub use keyed_pools::Registry;
 pub use kinds::{
     AssertionPool, KindConnection, NullPool, SingletonThreadPool, StaticConnection, StaticPool,

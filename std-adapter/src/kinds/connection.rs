@@ -9,6 +9,7 @@ use std::ops::{Deref, DerefMut};
 
 use tarn_core::Manager;
 
+use crate::info::Info;
 use crate::pool::{Borrowed, Guard};
 
 /// A connection checked out of a [`NullPool`](crate::NullPool) or
@@ -71,6 +72,45 @@ impl<'a, M: Manager + 'static> KindConnection<'a, M> {
     /// ```
     pub fn detach(this: Self) -> M::Connection {
         this.guard.detach()
+    }
+
+    /// [`detach`](Self::detach), handing over the connection's [`Info`] with it.
+    ///
+    /// ```
+    /// # use tarn_pool::{KindConnection, NullPool};
+    /// # use tarn_core::testing::ScriptedManager;
+    /// let pool = NullPool::new(ScriptedManager::new());
+    /// let mut conn = pool.get()?;
+    /// KindConnection::info_mut(&mut conn).insert(3_u8);
+    /// let (raw, info) = KindConnection::detach_with_info(conn);
+    /// assert_eq!(info.get::<u8>(), Some(&3));
+    /// pool.close_detached(raw);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn detach_with_info(this: Self) -> (M::Connection, Info) {
+        this.guard.detach_with_info()
+    }
+
+    /// The connection's [`Info`]: kept across checkouts of this connection (AssertionPool
+    /// keeps its connection; NullPool opens a new, empty-info one every checkout).
+    pub fn info(this: &Self) -> &Info {
+        this.guard.info()
+    }
+
+    /// Mutable access to the connection's [`Info`].
+    ///
+    /// ```
+    /// # use tarn_pool::{AssertionPool, KindConnection};
+    /// # use tarn_core::testing::ScriptedManager;
+    /// let pool = AssertionPool::new(ScriptedManager::new());
+    /// let mut conn = pool.get()?;
+    /// KindConnection::info_mut(&mut conn).insert(3_u8);
+    /// drop(conn);
+    /// assert_eq!(KindConnection::info(&pool.get()?).get::<u8>(), Some(&3));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn info_mut(this: &mut Self) -> &mut Info {
+        this.guard.info_mut()
     }
 }
 

@@ -13,7 +13,7 @@
 use std::fmt;
 use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Instant;
 
 use tarn_core::{Events, Manager};
@@ -22,6 +22,7 @@ use crate::builder::Builder;
 use crate::config::Config;
 use crate::error::Error;
 use crate::events::{ListenerList, Stats};
+use crate::info::Info;
 use crate::pool::{Guard, Inner, Shared};
 use crate::sync::lock_std;
 
@@ -81,11 +82,19 @@ struct Out<M: Manager> {
     invalidated: AtomicBool,
     /// A handle soft-invalidated the connection: closed when the last handle goes.
     soft: AtomicBool,
+    /// The connection's info while the handles share it (a lock: they may be on several
+    /// threads); taken from its slot at checkout and put back at the return.
+    info: Mutex<Info>,
 }
 
 impl<M: Manager> Drop for Out<M> {
     fn drop(&mut self) {
         if let Some(mut guard) = self.guard.take() {
+            *guard.info_mut() = std::mem::take(
+                self.info
+                    .get_mut()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+            );
             if self.invalidated.load(Ordering::Acquire) {
                 guard.invalidate();
             } else {
@@ -192,6 +201,63 @@ impl<M: Manager> StaticConnection<M> {
             }
             Err(out) => Err(StaticConnection { out }),
         }
+    }
+
+    /// [`detach`](Self::detach), handing over the connection's [`Info`] with it.
+    ///
+    /// # Errors
+    ///
+    /// Gives the handle back when other handles are out, as `detach` does.
+    ///
+    /// ```
+    /// # use tarn_pool::{StaticConnection, StaticPool};
+    /// # use tarn_core::testing::ScriptedManager;
+    /// let pool = StaticPool::new(ScriptedManager::new());
+    /// let a = pool.get()?;
+    /// StaticConnection::info(&a).insert(1_u8);
+    /// let (raw, info) = StaticConnection::detach_with_info(a).ok().expect("the only handle");
+    /// assert_eq!(info.get::<u8>(), Some(&1));
+    /// pool.close_detached(raw);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn detach_with_info(this: Self) -> Result<(M::Connection, Info), Self> {
+        match Arc::try_unwrap(this.out) {
+            Ok(mut out) => {
+                let guard = out
+                    .guard
+                    .take()
+                    .expect("a checkout holds its connection until it is consumed");
+                let info = std::mem::take(
+                    out.info
+                        .get_mut()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner),
+                );
+                let conn = guard.detach();
+                drop(out); // releases the pool's busy flag
+                Ok((conn, info))
+            }
+            Err(out) => Err(StaticConnection { out }),
+        }
+    }
+
+    /// The connection's [`Info`], shared by every handle (so behind a lock: the handles may
+    /// be on several threads): kept across checkouts of this connection, empty for a new
+    /// one. Hold the lock briefly; asking for it again on the same thread while holding it
+    /// (through any handle) deadlocks, as with any `Mutex`.
+    ///
+    /// ```
+    /// # use tarn_pool::{StaticConnection, StaticPool};
+    /// # use tarn_core::testing::ScriptedManager;
+    /// let pool = StaticPool::new(ScriptedManager::new());
+    /// let (a, b) = (pool.get()?, pool.get()?);
+    /// StaticConnection::info(&a).insert(1_u8);
+    /// assert_eq!(StaticConnection::info(&b).get::<u8>(), Some(&1), "shared");
+    /// drop((a, b));
+    /// assert_eq!(StaticConnection::info(&pool.get()?).get::<u8>(), Some(&1), "kept");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn info(this: &Self) -> MutexGuard<'_, Info> {
+        lock_std(&this.out.info)
     }
 }
 
@@ -393,8 +459,11 @@ impl<M: Manager> StaticPool<M> {
                 } else {
                     pool.try_checkout(Arc::clone(&pool.core), Guard::new)?
                 };
+                let mut guard: Guard<M, Shared> = guard;
+                let info = std::mem::take(guard.info_mut());
                 let out = Arc::new(Out {
                     guard: Some(guard),
+                    info: Mutex::new(info),
                     home: Arc::clone(&self.inner),
                     generation: st.generation,
                     invalidated: AtomicBool::new(false),

@@ -10,7 +10,7 @@
 //! place, a handle invalidated or soft-invalidated it, or the thread is panicking (then it
 //! goes back to the core, which keeps nothing idle and closes it).
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell, RefMut};
 use std::fmt;
 use std::ops::Deref;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex};
 use tarn_core::{CheckedIn, Manager, Pooled};
 
 use crate::adapt::panic_message;
+use crate::info::Info;
 use crate::pool::{Hold, Shared};
 use crate::sync::lock_std;
 
@@ -83,6 +84,9 @@ pub(crate) struct Out<M: Manager + 'static> {
     invalidated: Cell<bool>,
     /// A handle soft-invalidated the connection: closed at the outermost return.
     soft: Cell<bool>,
+    /// The connection's info while the thread's handles share it; taken from its slot at
+    /// checkout and put back at the outermost return.
+    info: RefCell<Info>,
 }
 
 impl<M: Manager + 'static> Out<M> {
@@ -95,7 +99,8 @@ impl<M: Manager + 'static> Out<M> {
 
 impl<M: Manager + 'static> Drop for Out<M> {
     fn drop(&mut self) {
-        if let Some(p) = self.conn.take() {
+        if let Some(mut p) = self.conn.take() {
+            *Pooled::info_mut(&mut p) = self.info.take();
             return_to_thread(p, &self.place, self.invalidated.get(), self.soft.get());
         }
     }
@@ -129,10 +134,12 @@ pub struct ThreadConnection<M: Manager + 'static> {
 
 impl<M: Manager + 'static> ThreadConnection<M> {
     /// The first handle of a new checkout.
-    pub(crate) fn new(p: Pooled<SharedCore<M>>, place: Arc<Place<M>>) -> Self {
+    pub(crate) fn new(mut p: Pooled<SharedCore<M>>, place: Arc<Place<M>>) -> Self {
+        let info = std::mem::take(Pooled::info_mut(&mut p));
         ThreadConnection {
             out: Rc::new(Out {
                 conn: Some(p),
+                info: RefCell::new(info),
                 place,
                 invalidated: Cell::new(false),
                 soft: Cell::new(false),
@@ -233,6 +240,60 @@ impl<M: Manager + 'static> ThreadConnection<M> {
             }
             Err(out) => Err(ThreadConnection { out }),
         }
+    }
+
+    /// [`detach`](Self::detach), handing over the connection's [`Info`] with it.
+    ///
+    /// # Errors
+    ///
+    /// Gives the handle back when other handles are out, as `detach` does.
+    ///
+    /// ```
+    /// # use tarn_pool::{SingletonThreadPool, ThreadConnection};
+    /// # use tarn_core::testing::ScriptedManager;
+    /// let pool = SingletonThreadPool::new(ScriptedManager::new());
+    /// let c = pool.get()?;
+    /// ThreadConnection::info(&c).expect("not borrowed").insert(1_u8);
+    /// let (raw, info) = ThreadConnection::detach_with_info(c).ok().expect("the only handle");
+    /// assert_eq!(info.get::<u8>(), Some(&1));
+    /// pool.close_detached(raw);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn detach_with_info(this: Self) -> Result<(M::Connection, Info), Self> {
+        match Rc::try_unwrap(this.out) {
+            Ok(mut out) => {
+                let p = out
+                    .conn
+                    .take()
+                    .expect("a checkout holds its connection until it is consumed");
+                let info = out.info.take();
+                Ok((Pooled::detach(p), info))
+            }
+            Err(out) => Err(ThreadConnection { out }),
+        }
+    }
+
+    /// The connection's [`Info`], shared by the thread's handles: kept across checkouts of
+    /// this connection, empty for a new one. `None` while another borrow of it (through
+    /// any of the thread's handles) is alive.
+    ///
+    /// ```
+    /// # use tarn_pool::{SingletonThreadPool, ThreadConnection};
+    /// # use tarn_core::testing::ScriptedManager;
+    /// let pool = SingletonThreadPool::new(ScriptedManager::new());
+    /// let outer = pool.get()?;
+    /// let inner = pool.get()?;
+    /// let mut info = ThreadConnection::info(&outer).expect("not borrowed");
+    /// info.insert(1_u8);
+    /// assert!(ThreadConnection::info(&inner).is_none(), "borrowed through outer");
+    /// drop(info);
+    /// drop((inner, outer));
+    /// let c = pool.get()?;
+    /// assert_eq!(ThreadConnection::info(&c).unwrap().get::<u8>(), Some(&1), "kept");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn info(this: &Self) -> Option<RefMut<'_, Info>> {
+        this.out.info.try_borrow_mut().ok()
     }
 }
 

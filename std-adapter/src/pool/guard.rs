@@ -20,6 +20,7 @@ use tarn_core::{Manager, Pooled};
 use super::inner::{Borrowed, CorePtr, Hold, Shared};
 use crate::adapt::{panic_message, MgrError};
 use crate::error::Error;
+use crate::info::Info;
 
 /// The guard shared by [`PooledConnection`] and [`OwnedPooledConnection`]: the core's guard,
 /// `None` only while it is being consumed (the `Option` costs no space: the core's guard
@@ -73,6 +74,30 @@ impl<M: Manager, H: Hold<M>> Guard<M, H> {
 
     pub(crate) fn detach(mut self) -> M::Connection {
         Pooled::detach(self.take())
+    }
+
+    /// Detaches, taking the connection's info along (its slot's copy goes with the slot:
+    /// the next connection there starts empty).
+    pub(crate) fn detach_with_info(mut self) -> (M::Connection, Info) {
+        let mut p = self.take();
+        let info = std::mem::take(Pooled::info_mut(&mut p));
+        (Pooled::detach(p), info)
+    }
+
+    #[inline]
+    pub(crate) fn info(&self) -> &Info {
+        match &self.p {
+            Some(p) => Pooled::info(p),
+            None => consumed(),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn info_mut(&mut self) -> &mut Info {
+        match &mut self.p {
+            Some(p) => Pooled::info_mut(p),
+            None => consumed(),
+        }
     }
 
     pub(crate) fn checkin(mut self) -> Result<(), Error<M::Error>> {
@@ -264,6 +289,49 @@ macro_rules! guard_api {
             /// ```
             pub fn detach(this: Self) -> M::Connection {
                 this.g.detach()
+            }
+
+            /// [`detach`](Self::detach), handing over the connection's [`Info`] with it
+            /// (the reference's detached fairy keeps a copy of the record's info).
+            ///
+            /// ```
+            /// # use tarn_pool::*;
+            /// # use tarn_core::testing::ScriptedManager;
+            /// let pool = Pool::builder(ScriptedManager::new()).build()?;
+            #[doc = concat!(" ", $example_get)]
+            /// let mut conn = conn;
+            #[doc = concat!(" ", stringify!($name), "::info_mut(&mut conn).insert(7_u32);")]
+            #[doc = concat!(" let (raw, info) = ", stringify!($name), "::detach_with_info(conn);")]
+            /// assert_eq!(info.get::<u32>(), Some(&7));
+            /// # pool.close_detached(raw);
+            /// # Ok::<(), Box<dyn std::error::Error>>(())
+            /// ```
+            pub fn detach_with_info(this: Self) -> (M::Connection, Info) {
+                this.g.detach_with_info()
+            }
+
+            /// The connection's [`Info`]: kept across checkouts of this connection, empty
+            /// for a new one.
+            pub fn info(this: &Self) -> &Info {
+                this.g.info()
+            }
+
+            /// Mutable access to the connection's [`Info`].
+            ///
+            /// ```
+            /// # use tarn_pool::*;
+            /// # use tarn_core::testing::ScriptedManager;
+            /// let pool = Pool::builder(ScriptedManager::new()).pool_size(1).build()?;
+            #[doc = concat!(" ", $example_get)]
+            /// let mut conn = conn;
+            #[doc = concat!(" ", stringify!($name), "::info_mut(&mut conn).insert(\"prepared\");")]
+            /// drop(conn);
+            #[doc = concat!(" ", $example_get)]
+            #[doc = concat!(" assert_eq!(", stringify!($name), "::info(&conn).get::<&str>(), Some(&\"prepared\"));")]
+            /// # Ok::<(), Box<dyn std::error::Error>>(())
+            /// ```
+            pub fn info_mut(this: &mut Self) -> &mut Info {
+                this.g.info_mut()
             }
 
             /// Checks the connection in now, reporting what dropping the guard would keep

@@ -17,13 +17,14 @@ use tarn_core::{BuildError, Manager, Settings};
 use crate::adapt::{panic_message, Mgr, StdClock};
 use crate::config::Config;
 use crate::events::{Ev, ListenerList};
+use crate::info::Info;
 use crate::wait::WaitQueue;
 
 /// One pool: the core pool and the configuration it was built from.
 pub(crate) struct Inner<M: Manager> {
     /// In an `Arc` of its own, so that an owned guard holds the core pool itself (the core
     /// accepts only pointers that always lead to the same pool: `tarn_core::PoolPtr`).
-    pub(crate) core: Arc<tarn_core::Pool<Mgr<M>, Ev<M::Connection>, StdClock, (), WaitQueue>>,
+    pub(crate) core: Arc<tarn_core::Pool<Mgr<M>, Ev<M::Connection>, StdClock, Info, WaitQueue>>,
     pub(crate) cfg: Config,
 }
 
@@ -40,6 +41,7 @@ impl<M: Manager> Inner<M> {
     ) -> Result<Self, BuildError> {
         let events = Ev::new(listeners, cfg.echo, cfg.logging_name(kind));
         let core = tarn_core::Builder::new(Mgr { inner: manager })
+            .info::<Info>()
             .settings(settings.reset_limit(Some(cfg.timeout)))
             .events(events)
             .clock(StdClock::new(cfg.clock.clone()))
@@ -102,13 +104,13 @@ impl<M: Manager> Inner<M> {
 /// [`OwnedPooledConnection`](crate::OwnedPooledConnection)).
 pub(crate) trait CorePtr<M: Manager>:
     tarn_core::PoolPtr
-    + Deref<Target = tarn_core::Pool<Mgr<M>, Ev<M::Connection>, StdClock, (), WaitQueue>>
+    + Deref<Target = tarn_core::Pool<Mgr<M>, Ev<M::Connection>, StdClock, Info, WaitQueue>>
 {
 }
 
 impl<M: Manager, P> CorePtr<M> for P where
     P: tarn_core::PoolPtr
-        + Deref<Target = tarn_core::Pool<Mgr<M>, Ev<M::Connection>, StdClock, (), WaitQueue>>
+        + Deref<Target = tarn_core::Pool<Mgr<M>, Ev<M::Connection>, StdClock, Info, WaitQueue>>
 {
 }
 
@@ -127,9 +129,9 @@ pub(crate) struct Borrowed<'a>(PhantomData<&'a ()>);
 pub(crate) struct Shared;
 
 impl<'a, M: Manager + 'a> Hold<M> for Borrowed<'a> {
-    type Core = &'a tarn_core::Pool<Mgr<M>, Ev<M::Connection>, StdClock, (), WaitQueue>;
+    type Core = &'a tarn_core::Pool<Mgr<M>, Ev<M::Connection>, StdClock, Info, WaitQueue>;
 }
 
 impl<M: Manager> Hold<M> for Shared {
-    type Core = Arc<tarn_core::Pool<Mgr<M>, Ev<M::Connection>, StdClock, (), WaitQueue>>;
+    type Core = Arc<tarn_core::Pool<Mgr<M>, Ev<M::Connection>, StdClock, Info, WaitQueue>>;
 }
