@@ -51,6 +51,12 @@ pub enum Error<E> {
     /// ([`checkin`](crate::PooledConnection::checkin)); the connection was invalidated. The
     /// cause is in the message and available through `source()` or [`Error::into_inner`].
     Reset(E),
+    /// Pre-ping: the manager's ping of an idle connection failed with an error it does not
+    /// call a disconnect ([`Manager::is_disconnect`](tarn_core::Manager::is_disconnect)); the
+    /// connection was invalidated and closed, and the next checkout opens a new one (the
+    /// reference re-raises such an error from `do_ping`). The cause is in the message and
+    /// available through `source()` or [`Error::into_inner`].
+    Ping(E),
     /// Listeners reported two connections in a row as disconnected at checkout; both were
     /// closed. The database is probably unreachable.
     Disconnected,
@@ -72,7 +78,7 @@ pub enum Error<E> {
 }
 
 impl<E> Error<E> {
-    /// The manager's error, for [`Error::Connect`] and [`Error::Reset`].
+    /// The manager's error, for [`Error::Connect`], [`Error::Reset`] and [`Error::Ping`].
     ///
     /// # Examples
     ///
@@ -89,7 +95,7 @@ impl<E> Error<E> {
     /// ```
     pub fn into_inner(self) -> Option<E> {
         match self {
-            Self::Connect(e) | Self::Reset(e) => Some(e),
+            Self::Connect(e) | Self::Reset(e) | Self::Ping(e) => Some(e),
             _ => None,
         }
     }
@@ -128,7 +134,8 @@ impl<E> Error<E> {
     }
 }
 
-/// The message carries the manager's error, for [`Error::Connect`] and [`Error::Reset`]
+/// The message carries the manager's error, for [`Error::Connect`], [`Error::Reset`] and
+/// [`Error::Ping`]
 /// (a manager's error names its target without the password: see
 /// [`managers`](crate::managers)).
 ///
@@ -170,6 +177,10 @@ impl<E: fmt::Display> fmt::Display for Error<E> {
                 f,
                 "failed to reset a connection on return (it was invalidated): {e}"
             ),
+            Self::Ping(e) => write!(
+                f,
+                "the pre-ping of an idle connection failed (it was invalidated): {e}"
+            ),
             Self::Build(e) => write!(f, "could not build the pool: {e}"),
             Self::Disconnected => f.write_str(
                 "listeners reported two connections in a row as disconnected on checkout",
@@ -191,7 +202,7 @@ impl<E: fmt::Display> fmt::Display for Error<E> {
 impl<E: std::error::Error + 'static> std::error::Error for Error<E> {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Self::Connect(e) | Self::Reset(e) => Some(e),
+            Self::Connect(e) | Self::Reset(e) | Self::Ping(e) => Some(e),
             _ => None,
         }
     }

@@ -86,11 +86,10 @@ pub(crate) fn core_failed<E>(name: &str, e: CheckoutError<MgrError<E>>) -> Optio
             Some(Error::Connect(e))
         }
         CheckoutError::Connect(MgrError::Panicked(what)) => Some(Error::Panicked { what }),
-        // A pre-ping error that is not a disconnect (the connection was invalidated): the
-        // manager's error, reported as a connect error until the adapter has its own variant.
+        // A pre-ping error that is not a disconnect (the connection was invalidated).
         CheckoutError::Ping(MgrError::Manager(e)) => {
             tracing::debug!(pool = %name, "Error on pre-ping");
-            Some(Error::Connect(e))
+            Some(Error::Ping(e))
         }
         // A ping that panicked: that connection was closed and its capacity given back; the
         // checkout goes on as if it had found none (the retry opens a new one).
