@@ -76,19 +76,23 @@ impl Deadline for TimeLeft {
     }
 }
 
-/// A core checkout that failed, as the caller sees it (logged as the reference logs it);
-/// `None` for "would block".
+/// A core checkout that failed, as the caller sees it; `None` for "would block". A connect
+/// or pre-ping failure is logged at WARN with the manager's error (through `Debug`, which
+/// every manager's error has and which names no password).
 #[cold]
-pub(crate) fn core_failed<E>(name: &str, e: CheckoutError<MgrError<E>>) -> Option<Error<E>> {
+pub(crate) fn core_failed<E: std::fmt::Debug>(
+    name: &str,
+    e: CheckoutError<MgrError<E>>,
+) -> Option<Error<E>> {
     match e {
         CheckoutError::Connect(MgrError::Manager(e)) => {
-            tracing::debug!(pool = %name, "Error on connect()");
+            tracing::warn!(pool = %name, "Error on connect(): {e:?}");
             Some(Error::Connect(e))
         }
         CheckoutError::Connect(MgrError::Panicked(what)) => Some(Error::Panicked { what }),
         // A pre-ping error that is not a disconnect (the connection was invalidated).
         CheckoutError::Ping(MgrError::Manager(e)) => {
-            tracing::debug!(pool = %name, "Error on pre-ping");
+            tracing::warn!(pool = %name, "Error on pre-ping: {e:?}");
             Some(Error::Ping(e))
         }
         // A ping that panicked: that connection was closed and its capacity given back; the
