@@ -41,6 +41,8 @@ pub enum Error<E> {
         max_overflow: usize,
         /// Threads waiting for a connection when the checkout gave up, itself included.
         waiters: usize,
+        /// Why no connection came free: every one checked out, or some still being opened.
+        cause: TimeoutCause,
     },
     /// No connection was free and [`try_get`](crate::Pool::try_get) does not wait.
     WouldBlock,
@@ -77,6 +79,39 @@ pub enum Error<E> {
     Build(crate::BuildError),
 }
 
+/// Why a [`Error::Timeout`] found no connection, as the pool's counts told when the checkout
+/// gave up (read without a lock, so under load they may be off by a connection).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use tarn_pool::{Error, Pool, TimeoutCause};
+/// # use tarn_core::testing::ScriptedManager;
+///
+/// let pool = Pool::builder(ScriptedManager::new()).pool_size(1).max_overflow(0).build()?;
+/// let _held = pool.get()?;
+/// let err = pool.get_timeout(Duration::from_millis(10)).unwrap_err();
+/// assert!(matches!(err, Error::Timeout { cause: TimeoutCause::Busy, .. }));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TimeoutCause {
+    /// Every connection the pool may open was checked out: the pool is too small for the
+    /// load, or connections are held too long.
+    Busy,
+    /// The pool's first connection was still being opened (its first-connect hook not yet
+    /// run), and no one else may open one before it: the server is slow or not answering.
+    FirstConnectPending,
+    /// Some of the pool's capacity was taken by connections still being opened: the
+    /// server is slow to accept connections or not answering.
+    Connecting {
+        /// Connections still being opened when the checkout gave up.
+        pending: usize,
+    },
+}
+
 impl<E> Error<E> {
     /// The manager's error, for [`Error::Connect`], [`Error::Reset`] and [`Error::Ping`].
     ///
@@ -110,12 +145,14 @@ impl<E> Error<E> {
                 overflow,
                 max_overflow,
                 waiters,
+                cause,
             } => Some(Error::Timeout {
                 waited,
                 pool_size,
                 overflow,
                 max_overflow,
                 waiters,
+                cause,
             }),
             Self::WouldBlock => Some(Error::WouldBlock),
             Self::Disconnected => Some(Error::Disconnected),
@@ -159,7 +196,21 @@ impl<E: fmt::Display> fmt::Display for Error<E> {
                 overflow,
                 max_overflow,
                 waiters,
+                cause,
             } => {
+                match cause {
+                    TimeoutCause::Busy => {}
+                    TimeoutCause::FirstConnectPending => {
+                        return write!(
+                            f,
+                            "connection timed out, timeout {waited:?}: the pool's first \
+                             connection is still being opened ({waiters} waiting)"
+                        )
+                    }
+                    TimeoutCause::Connecting { pending } => {
+                        write!(f, "{pending} connection(s) still being opened, ")?;
+                    }
+                }
                 write!(f, "pool limit of size {pool_size} overflow {overflow}")?;
                 if *max_overflow == usize::MAX {
                     f.write_str(" (unlimited)")?;

@@ -66,7 +66,7 @@ pub mod managers;
 
 pub use builder::Builder;
 pub use config::DEFAULT_TIMEOUT;
-pub use error::Error;
+pub use error::{Error, TimeoutCause};
 pub use events::Stats;
 pub use keyed_pools::Registry;
 pub use kinds::{

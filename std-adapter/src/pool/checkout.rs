@@ -25,7 +25,7 @@ use tarn_core::{CheckoutError, Deadline, Hint, Manager, Pooled};
 
 use super::inner::{CorePtr, Inner};
 use crate::adapt::{panic_message, MgrError};
-use crate::error::Error;
+use crate::error::{Error, TimeoutCause};
 use crate::wait::{Attempt, WaitError};
 
 thread_local! {
@@ -216,6 +216,7 @@ impl<M: Manager> Inner<M> {
                     overflow: state.overflow,
                     max_overflow: state.max_overflow.unwrap_or(usize::MAX),
                     waiters,
+                    cause: self.timeout_cause(state.open),
                 };
                 // A timeout's message has no manager error in it: shown as any `E`'s is.
                 if let Some(shown) = err.without_cause::<std::convert::Infallible>() {
@@ -223,6 +224,27 @@ impl<M: Manager> Inner<M> {
                 }
                 Err(err)
             }
+        }
+    }
+
+    /// Why a timeout found no connection. The core counts capacity taken (`open`: opened
+    /// connections and reservations still connecting); the adapter's counters count
+    /// connections opened and closed (read here, on the timeout path only), so the
+    /// difference is what is still being opened. A detached connection is neither closed
+    /// nor counted by the core, so after detaches this may under-count those pending.
+    #[cold]
+    fn timeout_cause(&self, taken: usize) -> TimeoutCause {
+        let c = &self.ev().counters;
+        let opened = c.opened.load(Ordering::Relaxed);
+        let closed = c.closed.load(Ordering::Relaxed);
+        let live = usize::try_from(opened.saturating_sub(closed)).unwrap_or(usize::MAX);
+        let pending = taken.saturating_sub(live);
+        if pending == 0 {
+            TimeoutCause::Busy
+        } else if opened == 0 {
+            TimeoutCause::FirstConnectPending
+        } else {
+            TimeoutCause::Connecting { pending }
         }
     }
 
