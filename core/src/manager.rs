@@ -65,8 +65,9 @@ pub trait Manager {
     /// The connection type handed out by the pool.
     type Connection;
     /// The error returned by [`connect`](Manager::connect), [`reset`](Manager::reset) and
-    /// [`ping`](Manager::ping).
-    type Error;
+    /// [`ping`](Manager::ping). `Debug`, so that an adapter can log a failure with its
+    /// cause; it must not show a password.
+    type Error: core::fmt::Debug;
 
     /// Opens a new connection.
     ///

@@ -131,7 +131,7 @@ impl<M: Manager> Mgr<M> {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => {
                 if self.is_disconnect_inner(&e) {
-                    tracing::info!("Pre-ping found a disconnect; the pool is invalidated");
+                    tracing::warn!("Pre-ping found a disconnect ({e:?}); the pool is invalidated");
                 }
                 Err(MgrError::Manager(e))
             }

@@ -41,6 +41,8 @@ pub enum Error<E> {
         max_overflow: usize,
         /// Threads waiting for a connection when the checkout gave up, itself included.
         waiters: usize,
+        /// Why no connection came free: every one checked out, or some still being opened.
+        cause: TimeoutCause,
     },
     /// No connection was free and [`try_get`](crate::Pool::try_get) does not wait.
     WouldBlock,
@@ -51,6 +53,12 @@ pub enum Error<E> {
     /// ([`checkin`](crate::PooledConnection::checkin)); the connection was invalidated. The
     /// cause is in the message and available through `source()` or [`Error::into_inner`].
     Reset(E),
+    /// Pre-ping: the manager's ping of an idle connection failed with an error it does not
+    /// call a disconnect ([`Manager::is_disconnect`](tarn_core::Manager::is_disconnect)); the
+    /// connection was invalidated and closed, and the next checkout opens a new one (the
+    /// reference re-raises such an error from `do_ping`). The cause is in the message and
+    /// available through `source()` or [`Error::into_inner`].
+    Ping(E),
     /// Listeners reported two connections in a row as disconnected at checkout; both were
     /// closed. The database is probably unreachable.
     Disconnected,
@@ -71,8 +79,41 @@ pub enum Error<E> {
     Build(crate::BuildError),
 }
 
+/// Why a [`Error::Timeout`] found no connection, as the pool's counts told when the checkout
+/// gave up (read without a lock, so under load they may be off by a connection).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use tarn_pool::{Error, Pool, TimeoutCause};
+/// # use tarn_core::testing::ScriptedManager;
+///
+/// let pool = Pool::builder(ScriptedManager::new()).pool_size(1).max_overflow(0).build()?;
+/// let _held = pool.get()?;
+/// let err = pool.get_timeout(Duration::from_millis(10)).unwrap_err();
+/// assert!(matches!(err, Error::Timeout { cause: TimeoutCause::Busy, .. }));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TimeoutCause {
+    /// Every connection the pool may open was checked out: the pool is too small for the
+    /// load, or connections are held too long.
+    Busy,
+    /// The pool's first connection was still being opened (its first-connect hook not yet
+    /// run), and no one else may open one before it: the server is slow or not answering.
+    FirstConnectPending,
+    /// Some of the pool's capacity was taken by connections still being opened: the
+    /// server is slow to accept connections or not answering.
+    Connecting {
+        /// Connections still being opened when the checkout gave up.
+        pending: usize,
+    },
+}
+
 impl<E> Error<E> {
-    /// The manager's error, for [`Error::Connect`] and [`Error::Reset`].
+    /// The manager's error, for [`Error::Connect`], [`Error::Reset`] and [`Error::Ping`].
     ///
     /// # Examples
     ///
@@ -89,7 +130,7 @@ impl<E> Error<E> {
     /// ```
     pub fn into_inner(self) -> Option<E> {
         match self {
-            Self::Connect(e) | Self::Reset(e) => Some(e),
+            Self::Connect(e) | Self::Reset(e) | Self::Ping(e) => Some(e),
             _ => None,
         }
     }
@@ -104,12 +145,14 @@ impl<E> Error<E> {
                 overflow,
                 max_overflow,
                 waiters,
+                cause,
             } => Some(Error::Timeout {
                 waited,
                 pool_size,
                 overflow,
                 max_overflow,
                 waiters,
+                cause,
             }),
             Self::WouldBlock => Some(Error::WouldBlock),
             Self::Disconnected => Some(Error::Disconnected),
@@ -128,7 +171,8 @@ impl<E> Error<E> {
     }
 }
 
-/// The message carries the manager's error, for [`Error::Connect`] and [`Error::Reset`]
+/// The message carries the manager's error, for [`Error::Connect`], [`Error::Reset`] and
+/// [`Error::Ping`]
 /// (a manager's error names its target without the password: see
 /// [`managers`](crate::managers)).
 ///
@@ -152,7 +196,21 @@ impl<E: fmt::Display> fmt::Display for Error<E> {
                 overflow,
                 max_overflow,
                 waiters,
+                cause,
             } => {
+                match cause {
+                    TimeoutCause::Busy => {}
+                    TimeoutCause::FirstConnectPending => {
+                        return write!(
+                            f,
+                            "connection timed out, timeout {waited:?}: the pool's first \
+                             connection is still being opened ({waiters} waiting)"
+                        )
+                    }
+                    TimeoutCause::Connecting { pending } => {
+                        write!(f, "{pending} connection(s) still being opened, ")?;
+                    }
+                }
                 write!(f, "pool limit of size {pool_size} overflow {overflow}")?;
                 if *max_overflow == usize::MAX {
                     f.write_str(" (unlimited)")?;
@@ -169,6 +227,10 @@ impl<E: fmt::Display> fmt::Display for Error<E> {
             Self::Reset(e) => write!(
                 f,
                 "failed to reset a connection on return (it was invalidated): {e}"
+            ),
+            Self::Ping(e) => write!(
+                f,
+                "the pre-ping of an idle connection failed (it was invalidated): {e}"
             ),
             Self::Build(e) => write!(f, "could not build the pool: {e}"),
             Self::Disconnected => f.write_str(
@@ -191,7 +253,7 @@ impl<E: fmt::Display> fmt::Display for Error<E> {
 impl<E: std::error::Error + 'static> std::error::Error for Error<E> {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Self::Connect(e) | Self::Reset(e) => Some(e),
+            Self::Connect(e) | Self::Reset(e) | Self::Ping(e) => Some(e),
             _ => None,
         }
     }

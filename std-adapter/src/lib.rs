@@ -67,7 +67,7 @@ pub mod managers;
 
 pub use builder::Builder;
 pub use config::DEFAULT_TIMEOUT;
-pub use error::Error;
+pub use error::{Error, TimeoutCause};
 pub use events::Stats;
 pub use info::Info;
 pub use keyed_pools::Registry;

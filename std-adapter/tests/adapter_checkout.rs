@@ -107,7 +107,9 @@ fn timeout_error_says_size_overflow_timeout_and_waiters() {
                 overflow,
                 max_overflow,
                 waiters,
+                cause,
             } => {
+                assert_eq!(*cause, tarn_pool::TimeoutCause::Busy);
                 assert_eq!(*waited, Duration::from_millis(100));
                 assert_eq!((*pool_size, *overflow, *max_overflow), (2, 1, 1));
                 assert_eq!(*waiters, 2, "itself and the other waiter");

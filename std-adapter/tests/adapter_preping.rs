@@ -1,7 +1,7 @@
 //! Point 6: pre-ping.
 
-use tarn_core::testing::ScriptedManager;
-use tarn_pool::Pool;
+use tarn_core::testing::{ScriptedError, ScriptedManager};
+use tarn_pool::{Error, Pool};
 
 fn pinging(manager: &ScriptedManager) -> Pool<ScriptedManager> {
     Pool::builder(manager.clone())
@@ -32,7 +32,19 @@ fn a_failed_ping_invalidates_the_connection_and_reaches_the_caller() {
     drop(pool.get().unwrap());
     manager.fail_pings(1);
     // Not a disconnect: the reference's `do_ping` re-raises it.
-    assert!(pool.get().is_err(), "the caller hears of the ping error");
+    let err = pool.get().unwrap_err();
+    assert!(
+        matches!(err, Error::Ping(ScriptedError::Ping)),
+        "the caller hears of the ping error as a ping error: {err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "the pre-ping of an idle connection failed (it was invalidated): scripted ping failure"
+    );
+    assert!(
+        std::error::Error::source(&err).is_some(),
+        "the cause is the source"
+    );
     assert_eq!(manager.closed(), 1);
     assert_eq!(pool.stats().invalidated, 1);
     let c = pool.get().unwrap();

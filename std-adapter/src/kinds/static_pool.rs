@@ -485,6 +485,7 @@ impl<M: Manager> StaticPool<M> {
                     overflow: 0,
                     max_overflow: 0,
                     waiters: 1,
+                    cause: crate::TimeoutCause::Busy,
                 });
             }
             std::thread::yield_now();

@@ -25,7 +25,7 @@ use tarn_core::{CheckoutError, Deadline, Hint, Manager, Pooled};
 
 use super::inner::{CorePtr, Inner};
 use crate::adapt::{panic_message, MgrError};
-use crate::error::Error;
+use crate::error::{Error, TimeoutCause};
 use crate::wait::{Attempt, WaitError};
 
 thread_local! {
@@ -76,21 +76,24 @@ impl Deadline for TimeLeft {
     }
 }
 
-/// A core checkout that failed, as the caller sees it (logged as the reference logs it);
-/// `None` for "would block".
+/// A core checkout that failed, as the caller sees it; `None` for "would block". A connect
+/// or pre-ping failure is logged at WARN with the manager's error (through `Debug`, which
+/// every manager's error has and which names no password).
 #[cold]
-pub(crate) fn core_failed<E>(name: &str, e: CheckoutError<MgrError<E>>) -> Option<Error<E>> {
+pub(crate) fn core_failed<E: std::fmt::Debug>(
+    name: &str,
+    e: CheckoutError<MgrError<E>>,
+) -> Option<Error<E>> {
     match e {
         CheckoutError::Connect(MgrError::Manager(e)) => {
-            tracing::debug!(pool = %name, "Error on connect()");
+            tracing::warn!(pool = %name, "Error on connect(): {e:?}");
             Some(Error::Connect(e))
         }
         CheckoutError::Connect(MgrError::Panicked(what)) => Some(Error::Panicked { what }),
-        // A pre-ping error that is not a disconnect (the connection was invalidated): the
-        // manager's error, reported as a connect error until the adapter has its own variant.
+        // A pre-ping error that is not a disconnect (the connection was invalidated).
         CheckoutError::Ping(MgrError::Manager(e)) => {
-            tracing::debug!(pool = %name, "Error on pre-ping");
-            Some(Error::Connect(e))
+            tracing::warn!(pool = %name, "Error on pre-ping: {e:?}");
+            Some(Error::Ping(e))
         }
         // A ping that panicked: that connection was closed and its capacity given back; the
         // checkout goes on as if it had found none (the retry opens a new one).
@@ -213,6 +216,7 @@ impl<M: Manager> Inner<M> {
                     overflow: state.overflow,
                     max_overflow: state.max_overflow.unwrap_or(usize::MAX),
                     waiters,
+                    cause: self.timeout_cause(state.open),
                 };
                 // A timeout's message has no manager error in it: shown as any `E`'s is.
                 if let Some(shown) = err.without_cause::<std::convert::Infallible>() {
@@ -220,6 +224,27 @@ impl<M: Manager> Inner<M> {
                 }
                 Err(err)
             }
+        }
+    }
+
+    /// Why a timeout found no connection. The core counts capacity taken (`open`: opened
+    /// connections and reservations still connecting); the adapter's counters count
+    /// connections opened and closed (read here, on the timeout path only), so the
+    /// difference is what is still being opened. A detached connection is neither closed
+    /// nor counted by the core, so after detaches this may under-count those pending.
+    #[cold]
+    fn timeout_cause(&self, taken: usize) -> TimeoutCause {
+        let c = &self.ev().counters;
+        let opened = c.opened.load(Ordering::Relaxed);
+        let closed = c.closed.load(Ordering::Relaxed);
+        let live = usize::try_from(opened.saturating_sub(closed)).unwrap_or(usize::MAX);
+        let pending = taken.saturating_sub(live);
+        if pending == 0 {
+            TimeoutCause::Busy
+        } else if opened == 0 {
+            TimeoutCause::FirstConnectPending
+        } else {
+            TimeoutCause::Connecting { pending }
         }
     }
 

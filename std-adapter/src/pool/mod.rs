@@ -97,8 +97,9 @@ impl<M: Manager> Pool<M> {
     /// # Errors
     ///
     /// [`Error::Timeout`] after the timeout; [`Error::Connect`] if opening a connection
-    /// failed; [`Error::Disconnected`] if listeners rejected two fresh connections;
-    /// [`Error::Panicked`] if a listener panicked.
+    /// failed; [`Error::Ping`] if pre-ping found an idle connection failing with an error
+    /// that is not a disconnect; [`Error::Disconnected`] if listeners rejected two fresh
+    /// connections; [`Error::Panicked`] if a listener panicked.
     ///
     /// # Examples
     ///
