@@ -50,6 +50,13 @@ pub(crate) enum CheckoutError<E> {
 /// Checks out a connection within `timeout`. Connect errors (the server is down or
 /// restarting) are retried with [`Backoff`] until the deadline, and each one is recorded in
 /// `outages`.
+/// How soon after an outage ended a new connect error or dropped connection counts as the
+/// same outage (see [`Outages::with_open`]).
+const REJOIN: Duration = Duration::from_millis(250);
+
+/// How close to its deadline a failed connect counts as cut short by that deadline.
+const CUT_SHORT: Duration = Duration::from_millis(2);
+
 pub(crate) fn checkout<'p, M: Manager>(
     pool: &'p Pool<M>,
     timeout: Duration,
@@ -63,6 +70,13 @@ pub(crate) fn checkout<'p, M: Manager>(
         match pool.get_timeout(left) {
             Ok(conn) => return Ok(conn),
             Err(e) if e.is_timeout() => return Err(CheckoutError::Busy),
+            // The pool gives the manager's connect what is left of this operation's
+            // deadline: a connect that failed only once that was spent was cut short by the
+            // caller (a 50 ms burst checkout cannot finish a handshake under load), which is
+            // load, not a server outage.
+            Err(Error::Connect(_)) if Instant::now() + CUT_SHORT >= deadline => {
+                return Err(CheckoutError::Busy)
+            }
             Err(Error::Connect(_) | Error::Disconnected) => {
                 outages.connect_failed();
                 let left = deadline.saturating_duration_since(Instant::now());
@@ -114,14 +128,23 @@ impl Outages {
         }
     }
 
-    /// Applies `f` to the open outage, opening one if none is.
+    /// Applies `f` to the open outage, opening one if none is. An outage that ended less
+    /// than [`REJOIN`] ago is reopened rather than a new one begun: an operation that was
+    /// already under way when the server went away can still succeed just after the first
+    /// connections drop, and that is the same outage.
     fn with_open(&self, f: impl FnOnce(&mut Outage)) {
         let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
         if !self.open.load(Ordering::Relaxed) {
-            log.push(Outage {
-                start: self.start.elapsed(),
-                ..Outage::default()
-            });
+            let now = self.start.elapsed();
+            match log.last_mut() {
+                Some(last) if last.end.is_some_and(|end| now.saturating_sub(end) < REJOIN) => {
+                    last.end = None;
+                }
+                _ => log.push(Outage {
+                    start: now,
+                    ..Outage::default()
+                }),
+            }
             self.open.store(true, Ordering::Relaxed);
         }
         if let Some(last) = log.last_mut() {
