@@ -89,21 +89,24 @@ fn assertion_pool_second_checkout_carries_the_first_backtrace() {
     manager.assert_all_closed_once(0);
 }
 
+/// Counts `checkout` and `checkin` events: (checkouts, checkins).
+#[derive(Default)]
+struct Count(Mutex<(usize, usize)>);
+
+impl<C> Events<C> for Count {
+    fn checkout(&self, _: &mut C, _: &CheckoutEvent) -> Result<(), Disconnected> {
+        self.0.lock().unwrap().0 += 1;
+        Ok(())
+    }
+    fn checkin(&self, _: &mut C) {
+        self.0.lock().unwrap().1 += 1;
+    }
+}
+
 /// Reference `_finalize_fairy`: every kind resets on return. A StaticPool connection is
 /// reset and checked in each time its last holder is done, and checked out again next time.
 #[test]
 fn static_pool_resets_and_checks_in_on_every_return() {
-    #[derive(Default)]
-    struct Count(Mutex<(usize, usize)>);
-    impl<C> Events<C> for Count {
-        fn checkout(&self, _: &mut C, _: &CheckoutEvent) -> Result<(), Disconnected> {
-            self.0.lock().unwrap().0 += 1;
-            Ok(())
-        }
-        fn checkin(&self, _: &mut C) {
-            self.0.lock().unwrap().1 += 1;
-        }
-    }
     let manager = ScriptedManager::new();
     let count = Arc::new(Count::default());
     let pool = StaticPool::builder(manager.clone())
@@ -232,17 +235,6 @@ fn singleton_thread_pool_keeps_at_most_pool_size_threads() {
 /// connection; only the outermost return resets and checks in.
 #[test]
 fn singleton_thread_pool_nested_checkout_shares_the_threads_connection() {
-    #[derive(Default)]
-    struct Count(Mutex<(usize, usize)>);
-    impl<C> Events<C> for Count {
-        fn checkout(&self, _: &mut C, _: &CheckoutEvent) -> Result<(), Disconnected> {
-            self.0.lock().unwrap().0 += 1;
-            Ok(())
-        }
-        fn checkin(&self, _: &mut C) {
-            self.0.lock().unwrap().1 += 1;
-        }
-    }
     let manager = ScriptedManager::new();
     let count = Arc::new(Count::default());
     let pool = SingletonThreadPool::builder(manager.clone())
